@@ -1,0 +1,406 @@
+"""An inverter: a folder holding a hypothesizer, a corrector and their tokenizer, and ``invert()``.
+
+Inference follows Morris et al., "Text Embeddings Reveal (Almost) As Much As Text" (EMNLP 2023):
+a first hypothesis from the hypothesizer, then correction steps; the sequence-level beam of width b
+keeps, each step, the b unique candidates whose re-embedding is closest (cosine) to the target.
+Differences from the reference implementation, each deliberate:
+
+- the beam's previous candidates stay in the pool, so the best cosine never gets worse;
+- every text is embedded at most once per ``invert()`` call (an in-call cache): re-queries of a paid
+  embedder are wasted money;
+- early stop per item fires on a cosine threshold, on a fixed point (the beam did not change, so
+  further deterministic steps would repeat it) or after ``patience`` steps without improvement;
+- memory stays bounded: items go through in batches and the b x b decodes in chunks of rows.
+
+Folder layout (``save``/``load``)::
+
+    inverter.json               format, model configs, max_tokens, embedder fingerprint, training facts
+    hypothesizer.safetensors
+    corrector.safetensors       (absent for a hypothesizer-only inverter)
+    tokenizer.json
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError, InputError, UnembedError
+from .models import Corrector, CorrectorConfig, Hypothesizer, HypothesizerConfig, TransformerConfig
+from .tokenization import Codec
+from .vectors import check_vectors
+
+log = logging.getLogger(__name__)
+
+FORMAT = "unembed-inverter"
+FORMAT_VERSION = 1
+SHIPPED_DIR = Path(__file__).parent / "inverters"
+
+
+@dataclass
+class Step:
+    step: int
+    text: str
+    cosine: float
+
+
+@dataclass
+class Inversion:
+    """One recovered text: the best candidate, its cosine to the target, and how it got there."""
+
+    text: str
+    cosine: float
+    history: list[Step] = field(default_factory=list)
+    candidates: list[tuple[str, float]] = field(default_factory=list)  # the final beam, best first
+    steps: int = 0  # correction steps actually run
+    stopped: str = "max_steps"  # max_steps | threshold | fixed_point | patience | no_corrector
+    texts_embedded: int = 0  # embedder texts spent on this item
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def save_model(model: torch.nn.Module, path: Path, dtype: torch.dtype | None = None) -> None:
+    from safetensors.torch import save
+
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
+             for k, v in model.state_dict().items()}
+    _atomic_write_bytes(Path(path), save(state))
+
+
+def load_model(model: torch.nn.Module, path: Path) -> torch.nn.Module:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"cannot read weights {path}: {exc} (the file is corrupt or truncated; retrain or re-copy it)") from None
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(f"weights {path} do not fit the model config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    for k, v in state.items():
+        if v.shape != own[k].shape:
+            raise CheckpointError(f"weights {path}: {k} has shape {tuple(v.shape)}, config expects {tuple(own[k].shape)}")
+    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+    return model
+
+
+def hypothesizer_config(d: dict) -> HypothesizerConfig:
+    return HypothesizerConfig(**{**d, "transformer": TransformerConfig(**d["transformer"])})
+
+
+def corrector_config(d: dict) -> CorrectorConfig:
+    return CorrectorConfig(**{**d, "transformer": TransformerConfig(**d["transformer"])})
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class Inverter:
+    """Recovers texts from embedding vectors. Build with :func:`load_inverter` or :meth:`load`."""
+
+    def __init__(
+        self,
+        hypothesizer: Hypothesizer,
+        corrector: Corrector | None,
+        codec: Codec,
+        fingerprint: dict,
+        max_tokens: int = 32,
+        info: dict | None = None,
+        embedder=None,
+        device: str | None = None,
+    ):
+        self.device = torch.device(device or default_device())
+        self.hypothesizer = hypothesizer.to(self.device).eval()
+        self.corrector = None if corrector is None else corrector.to(self.device).eval()
+        self.codec = codec
+        self.fingerprint = fingerprint
+        self.max_tokens = max_tokens
+        self.info = info or {}
+        self.dim = hypothesizer.cfg.embedding_dim
+        self._embedder = embedder
+        self._checked = False
+        self.stats: dict = {}
+        self.source: str | None = None  # the folder it was loaded from
+
+    @property
+    def model_id(self) -> str:
+        """A short, stable id of the weights: folder name @ sha256 of the parameters."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for model in (self.hypothesizer, self.corrector):
+            if model is not None:
+                for k, v in model.state_dict().items():
+                    h.update(k.encode())
+                    h.update(v.detach().float().cpu().numpy().tobytes())
+        name = Path(self.source).name if self.source else "in-memory"
+        return f"{name}@{h.hexdigest()[:12]}"
+
+    # -- the embedder ---------------------------------------------------------------------------
+    @property
+    def embedder(self):
+        """The embedder this inverter was trained for, checked against the recorded fingerprint."""
+        if self._embedder is None:
+            from .embedders import load_embedder
+
+            self._embedder = load_embedder(self.fingerprint["name"])
+        if not self._checked:
+            from .embedders import check_fingerprint
+
+            check_fingerprint(self.fingerprint, self._embedder)
+            self._checked = True
+        return self._embedder
+
+    def use_embedder(self, embedder) -> "Inverter":
+        """Use ``embedder`` for re-embedding (refused if it does not match the fingerprint)."""
+        self._embedder, self._checked = embedder, False
+        _ = self.embedder
+        return self
+
+    # -- persistence ----------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "max_tokens": self.max_tokens,
+            "hypothesizer": asdict(self.hypothesizer.cfg),
+            "corrector": None if self.corrector is None else asdict(self.corrector.cfg),
+            "embedder": self.fingerprint,
+            "info": self.info,
+        }
+
+    def save(self, path: str | Path, dtype: torch.dtype | None = None) -> Path:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        save_model(self.hypothesizer, path / "hypothesizer.safetensors", dtype)
+        if self.corrector is not None:
+            save_model(self.corrector, path / "corrector.safetensors", dtype)
+        elif (path / "corrector.safetensors").exists():
+            (path / "corrector.safetensors").unlink()
+        self.codec.save(path / "tokenizer.json")
+        _atomic_write_bytes(path / "inverter.json", json.dumps(self.config(), indent=2).encode())
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, embedder=None, device: str | None = None) -> "Inverter":
+        path = Path(path)
+        cfg_file = path / "inverter.json"
+        if not cfg_file.exists():
+            raise CheckpointError(f"{path} is not an inverter folder (no inverter.json): train one with 'unembed train'")
+        try:
+            cfg = json.loads(cfg_file.read_text())
+            if cfg.get("format") != FORMAT:
+                raise ValueError(f"format is {cfg.get('format')!r}")
+            hyp = Hypothesizer(hypothesizer_config(cfg["hypothesizer"]))
+            cor = None if cfg.get("corrector") is None else Corrector(corrector_config(cfg["corrector"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CheckpointError(f"{cfg_file} is corrupt: {exc}") from None
+        load_model(hyp, path / "hypothesizer.safetensors")
+        if cor is not None:
+            load_model(cor, path / "corrector.safetensors")
+        codec = Codec.from_file(path / "tokenizer.json")
+        inv = cls(hyp, cor, codec, cfg["embedder"], cfg.get("max_tokens", 32), cfg.get("info"), embedder, device)
+        inv.source = str(path)
+        return inv
+
+    # -- inversion ------------------------------------------------------------------------------
+    def _embed(self, texts: list[str], cache: dict[str, np.ndarray]) -> int:
+        new = list(dict.fromkeys(t for t in texts if t not in cache))
+        if new:
+            t0 = time.perf_counter()
+            for t, v in zip(new, self.embedder.embed(new)):
+                cache[t] = v
+            self.stats["embed_seconds"] += time.perf_counter() - t0
+            self.stats["texts_embedded"] += len(new)
+            self.stats["embedder_calls"] += 1
+        return len(new)
+
+    @property
+    def max_len(self) -> int:
+        return self.max_tokens + 8  # room for EOS and for tokenisation differences
+
+    def _decode(self, fn: Callable, n_rows: int, chunk: int, beam: int) -> list[str]:
+        """Run a generate function over rows in chunks; returns texts, ``beam`` per row."""
+        out: list[str] = []
+        t0 = time.perf_counter()
+        for start in range(0, n_rows, chunk):
+            rows = slice(start, min(start + chunk, n_rows))
+            ids = fn(rows, beam)
+            out.extend(self.codec.decode(ids.cpu()))
+        self.stats["decode_seconds"] += time.perf_counter() - t0
+        return out
+
+    @torch.no_grad()
+    def invert(
+        self,
+        vectors,
+        steps: int = 20,
+        beam: int = 4,
+        batch_size: int = 64,
+        early_stop: bool = True,
+        threshold: float = 0.9999,
+        patience: int = 3,
+        min_delta: float = 1e-4,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[Inversion]:
+        """Recover one text per row of ``vectors`` (n, d).
+
+        ``steps`` correction steps (0: hypothesizer only), sequence beam of width ``beam``.
+        ``progress(k)`` is called after each batch with the number of items finished.
+        ``self.stats`` holds embedder calls, texts embedded and where the time went.
+        """
+        if steps < 0 or beam < 1 or batch_size < 1:
+            raise InputError(f"steps must be >= 0 and beam, batch_size >= 1 (got steps={steps}, beam={beam}, batch_size={batch_size})")
+        if steps > 0 and self.corrector is None:
+            raise InputError("this inverter has no corrector (hypothesizer only): use --steps 0")
+        vectors = check_vectors(vectors, self.dim)
+        _ = self.embedder  # load and check before any work
+        self.stats = {"embedder_calls": 0, "texts_embedded": 0, "embed_seconds": 0.0, "decode_seconds": 0.0}
+        t_start = time.perf_counter()
+        results: list[Inversion] = []
+        for start in range(0, len(vectors), batch_size):
+            results.extend(self._invert_batch(vectors[start:start + batch_size], steps, beam, early_stop,
+                                              threshold, patience, min_delta))
+            if progress:
+                progress(min(start + batch_size, len(vectors)))
+        self.stats["seconds"] = time.perf_counter() - t_start
+        self.stats["n"] = len(results)
+        self.stats["inversions_per_second"] = len(results) / max(self.stats["seconds"], 1e-9)
+        return results
+
+    def _invert_batch(self, targets: np.ndarray, steps, beam, early_stop, threshold, patience, min_delta):
+        n = len(targets)
+        dev = self.device
+        e = torch.from_numpy(targets).to(dev)
+        unit = targets / np.maximum(np.linalg.norm(targets, axis=1, keepdims=True), 1e-12)
+        cache: dict[str, np.ndarray] = {}
+        spent = [0] * n
+
+        def cos(i: int, texts: Sequence[str]) -> list[float]:
+            vs = np.stack([cache[t] for t in texts])
+            vs = vs / np.maximum(np.linalg.norm(vs, axis=1, keepdims=True), 1e-12)
+            return (vs @ unit[i]).tolist()
+
+        def select(i: int, pool: Sequence[str]) -> list[tuple[str, float]]:
+            uniq = list(dict.fromkeys(pool))
+            ranked = sorted(zip(uniq, cos(i, uniq)), key=lambda tc: -tc[1])
+            return ranked[:beam]
+
+        def charge(per_item: list[list[str]]):
+            """Embed every text not seen yet; each is charged to the first item that asked for it."""
+            todo: dict[str, None] = {}
+            for i, texts in enumerate(per_item):
+                for t in texts:
+                    if t not in cache and t not in todo:
+                        todo[t] = None
+                        spent[i] += 1
+            self._embed(list(todo), cache)
+
+        # Step 0: the hypothesizer's beam (greedy when beam == 1).
+        def gen_hyp(rows, b):
+            return self.hypothesizer.generate(e[rows], self.max_len, num_beams=b, num_return=b)
+
+        texts = self._decode(gen_hyp, n, max(1, 256 // beam), beam)
+        pools = [texts[i * beam:(i + 1) * beam] for i in range(n)]
+        charge(pools)
+        beams = [select(i, pools[i]) for i in range(n)]
+        results = [Inversion(text=b[0][0], cosine=b[0][1], history=[Step(0, b[0][0], b[0][1])]) for b in beams]
+        active = list(range(n))
+        if self.corrector is None:
+            for r in results:
+                r.stopped = "no_corrector"
+        since_best = [0] * n
+        if early_stop:
+            for i in list(active):
+                if beams[i][0][1] >= threshold:
+                    results[i].stopped = "threshold"
+                    active.remove(i)
+
+        for step in range(1, steps + 1):
+            if not active:
+                break
+            rows = [(i, t) for i in active for t, _ in beams[i]]
+            hyp_ids = self.codec.ids([t for _, t in rows], self.max_tokens + 8)
+            e_rows = e[[i for i, _ in rows]]
+            e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows])).to(dev)
+
+            def gen_cor(sl, b):
+                ids, mask = self.codec.pad(hyp_ids[sl])
+                return self.corrector.generate(e_rows[sl], e_hat[sl], ids.to(dev), mask.to(dev),
+                                               self.max_len, num_beams=b, num_return=b)
+
+            new = self._decode(gen_cor, len(rows), max(1, 256 // beam), beam)
+            pools = {i: [t for t, _ in beams[i]] for i in active}
+            for r, (i, _) in enumerate(rows):
+                pools[i].extend(new[r * beam:(r + 1) * beam])
+            charge([pools.get(i, []) for i in range(n)])
+            for i in list(active):
+                before = [t for t, _ in beams[i]]
+                best_before = beams[i][0][1]
+                beams[i] = select(i, pools[i])
+                res = results[i]
+                res.steps = step
+                res.history.append(Step(step, beams[i][0][0], beams[i][0][1]))
+                since_best[i] = 0 if beams[i][0][1] > best_before + min_delta else since_best[i] + 1
+                if not early_stop:
+                    continue
+                reason = None
+                if beams[i][0][1] >= threshold:
+                    reason = "threshold"
+                elif [t for t, _ in beams[i]] == before:
+                    reason = "fixed_point"
+                elif since_best[i] >= patience:
+                    reason = "patience"
+                if reason:
+                    res.stopped = reason
+                    active.remove(i)
+
+        for i, res in enumerate(results):
+            res.text, res.cosine = beams[i][0]
+            res.candidates = list(beams[i])
+            res.texts_embedded = spent[i]
+        return results
+
+    def invert_texts(self, texts: Sequence[str], **kwargs) -> list[Inversion]:
+        """Embed ``texts`` with the inverter's embedder, then invert the vectors."""
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts:
+            raise InputError("no texts given")
+        return self.invert(self.embedder.embed(list(texts)), **kwargs)
+
+
+def load_inverter(spec: str | Path = "minilm", embedder=None, device: str | None = None) -> Inverter:
+    """Load an inverter folder, or a shipped inverter by name (``"minilm"``)."""
+    path = Path(spec)
+    if not path.exists() and (SHIPPED_DIR / str(spec)).exists():
+        path = SHIPPED_DIR / str(spec)
+    if not path.exists():
+        shipped = sorted(p.name for p in SHIPPED_DIR.iterdir() if (p / "inverter.json").exists()) if SHIPPED_DIR.exists() else []
+        hint = f"shipped inverters: {', '.join(shipped)}" if shipped else "no inverter ships with this version"
+        raise CheckpointError(f"no inverter at '{spec}' ({hint}); train one with 'unembed train --out DIR'")
+    return Inverter.load(path, embedder=embedder, device=device)
+
+
+__all__ = ["Inverter", "Inversion", "Step", "load_inverter", "UnembedError"]
