@@ -87,7 +87,7 @@ def invert(
 ):
     """Recover texts from vectors (or from texts you embed here)."""
     from .metrics import bleu
-    from .vectors import load_vectors
+    from .vectors import check_vectors, load_vectors
 
     if (vectors is None) == (not text):
         raise InputError("give either --vectors FILE or --text \"...\"")
@@ -99,6 +99,7 @@ def invert(
         originals = list(text)
         ids, arr = None, inv.embedder.embed(originals)
     ids = ids or [str(i) for i in range(len(arr))]
+    arr = check_vectors(arr, inv.dim)  # refuse bad input before any progress bar starts
     with counting(console, len(arr)) as progress:
         results = inv.invert(arr, steps=steps, beam=beam, batch_size=batch_size, progress=progress)
     records = []
@@ -145,6 +146,7 @@ def eval_(
 
     inv = _load(inverter, embedder)
     data = sample(read_texts(texts), limit, seed)
+    _ = inv.embedder  # load and check it before any progress bar starts
     with counting(console, len(data)) as progress:
         res = evaluate(inv, data, steps=steps, beam=beam, data_name=texts.name, seed=seed,
                        batch_size=batch_size, early_stop=not no_early_stop, progress=progress)

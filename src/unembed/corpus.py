@@ -281,6 +281,19 @@ _JUNK = re.compile(
 _STRIPPED_MATH = re.compile(r"\s[,.;:?!)]|\(\s*[,;)]")
 
 
+def _non_ascii(text: str) -> tuple[int, int]:
+    """(accented Latin letters, other non-ASCII characters) in ``text``."""
+    accented = foreign = 0
+    for c in text:
+        if ord(c) > 127:
+            base = unicodedata.normalize("NFKD", c)[:1]
+            if base.isascii() and base.isalpha():
+                accented += 1
+            else:
+                foreign += 1
+    return accented, foreign
+
+
 def _fix_quotes(text: str) -> str | None:
     """Drop one unmatched double quote at either end; None when quotes stay unbalanced."""
     if text.count('"') % 2 == 0:
@@ -311,7 +324,7 @@ def _strip_parentheticals(text: str) -> str:
         inner = m.group(1).strip()
         if not inner or not any(c.isalnum() for c in inner):
             return " "
-        if any(ord(c) > 127 for c in inner) or _JUNK_PAREN_WORDS.search(inner):
+        if _non_ascii(inner)[1] or _JUNK_PAREN_WORDS.search(inner):
             return " "
         return "(" + inner + ")"
 
@@ -329,16 +342,14 @@ def clean_text(
     """Clean one sentence or passage into natural English, or return None when it is junk.
 
     Normalises Unicode (quotes, dashes, spaces) and whitespace, removes ``[...]`` references and
-    parentheticals that hold non-ASCII text, pronunciations or are empty, and drops texts with
-    fewer than ``min_words`` words, markup, URLs, unbalanced brackets or quotes, more than two
-    non-ASCII characters, or too few letters. ``capitalize`` upper-cases the first letter and adds a
+    parentheticals that hold non-Latin text, pronunciations or are empty, and drops texts with
+    fewer than ``min_words`` words, markup, URLs, unbalanced brackets or quotes, any non-Latin
+    character (Greek, IPA, symbols), accents on more than 15% of the letters, or too few letters. ``capitalize`` upper-cases the first letter and adds a
     final full stop when missing (for lower-case usage examples). ``strict_spacing`` drops texts with
     the holes left by stripped formulas (Wikipedia extracts).
     """
     text = unicodedata.normalize("NFKC", text).translate(_CHAR_MAP)
-    if strict_spacing and _STRIPPED_MATH.search(text):
-        return None
-    if "  " in text and strict_spacing and text.count("  ") >= 2:
+    if strict_spacing and (_STRIPPED_MATH.search(text) or text.count("  ") >= 2):
         return None
     text = " ".join(text.split())
     if not text or len(text) > 2000:
@@ -374,10 +385,11 @@ def clean_text(
         lead = next((c for c in text if c.isalnum()), "")
         if not lead.isdigit():
             return None
-    if sum(1 for c in text if ord(c) > 127) > 2:
+    accented, foreign = _non_ascii(text)
+    if foreign:
         return None
-    letters = sum(1 for c in text if c.isalpha() or c == " ")
-    if letters < 0.6 * len(text):
+    letters = sum(1 for c in text if c.isalpha())
+    if accented > 0.15 * letters or letters + text.count(" ") < 0.6 * len(text):
         return None
     words = sum(1 for w in text.split() if any(c.isalpha() for c in w))
     if words < min_words:
@@ -593,6 +605,9 @@ def _unpack_into(dest: Path, extract: Callable[[Path], None]) -> None:
     try:
         extract(tmp)
         (tmp / ".complete").write_text("ok\n")
+        if (dest / ".complete").exists():  # another process finished first
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
@@ -736,9 +751,10 @@ def _read_gcide(root: Path) -> Iterator[list[str]]:
             for pos in entry.get("pos") or []:
                 for definition in pos.get("definitions") or []:
                     text = definition.get("text")
-                    if isinstance(text, str) and len(text.split()) >= 8:
-                        text = text.replace("; --", ";").replace(" -- ", ", ")
-                        yield [_GCIDE_SEE.sub("", text)]
+                    # Definitions: only whole descriptive ones (not lists of synonyms or
+                    # "; as, ..." usage tails), which would otherwise swamp the corpus.
+                    if isinstance(text, str) and ";" not in text and len(text.split()) >= 8:
+                        yield [_GCIDE_SEE.sub("", text.replace(" -- ", ", "))]
                     for example in definition.get("examples") or []:
                         if isinstance(example, str):
                             yield [example.replace("\n", " ")]
@@ -859,9 +875,9 @@ class _Candidates:
 
     texts: dict[str, str] = field(default_factory=dict)  # key -> text
     source: dict[str, str] = field(default_factory=dict)  # key -> first source
-    units: dict[str, set[int]] = field(default_factory=dict)  # key -> ids of the sentences it holds
+    units: dict[str, set] = field(default_factory=dict)  # key -> keys of the sentences it holds
 
-    def add(self, text: str, source: str, units: Iterable[int]) -> None:
+    def add(self, text: str, source: str, units: Iterable) -> None:
         key = _dedupe_key(text)
         if key in self.texts:
             self.units[key].update(units)
@@ -944,17 +960,23 @@ def _build_default(
     for s, c in zip(todo, _count_all(count_tokens, todo, progress)):
         singles[s] = c
 
+    # A text's "units" are the dedupe keys of its sentences (a cleaned source sentence may itself
+    # hold several, as dictionary definitions do): a train text sharing a sentence with a
+    # validation or test text is dropped after the split, wherever that sentence occurs.
     passages: dict[str, int] = {}
-    windows: dict[str, list[tuple[str, str, list[int]]]] = {}
-    unit_base = 0
+    windows: dict[str, list[tuple[str, str, list[str]]]] = {}
     for name, docs in documents.items():
-        out: list[tuple[str, str, list[int]]] = []
+        out: list[tuple[str, str, list[str]]] = []
         for doc in docs:
             n = len(doc)
             counts = [singles[s] if s is not None else max_tokens + 1 for s in doc]
+            keys = [
+                [_dedupe_key(x) for x in split_sentences(s)] if s is not None and counts[j] <= max_tokens else []
+                for j, s in enumerate(doc)
+            ]
             for j, s in enumerate(doc):
                 if s is not None and counts[j] <= max_tokens:
-                    out.append((s, "single", [unit_base + j]))
+                    out.append((s, "single", keys[j]))
             # Passages: 2 sentences starting at even positions, 3 at multiples of 3, so each
             # sentence lies in at most one passage of each length.
             for size in (2, 3):
@@ -964,8 +986,7 @@ def _build_default(
                         continue
                     text = " ".join(part)  # type: ignore[arg-type]
                     passages.setdefault(text, -1)
-                    out.append((text, "passage", list(range(unit_base + j, unit_base + j + size))))
-            unit_base += n
+                    out.append((text, "passage", [k for ks in keys[j : j + size] for k in ks]))
         windows[name] = out
     todo = [p for p, c in passages.items() if c < 0]
     for p, c in zip(todo, _count_all(count_tokens, todo, progress)):
@@ -994,6 +1015,7 @@ def _held_out_sizes(n: int, n_validation: int, n_test: int) -> tuple[int, int]:
     if n_validation + n_test <= n // 2:
         return n_validation, n_test
     if n < 3:
+        log.warning("corpus has only %d texts: no validation or test texts", n)
         return 0, 0
     budget = max(2, n // 5)
     scale = budget / (n_validation + n_test)
@@ -1024,7 +1046,7 @@ def _split(
     val_keys = order[n_tst : n_tst + n_val]
     train_keys = order[n_tst + n_val :]
     if track_units:
-        held: set[int] = set()
+        held: set = set()
         for k in test_keys + val_keys:
             held.update(cands.units[k])
         before = len(train_keys)

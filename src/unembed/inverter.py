@@ -293,14 +293,19 @@ class Inverter:
         n = len(targets)
         dev = self.device
         e = torch.from_numpy(targets).to(dev)
-        unit = targets / np.maximum(np.linalg.norm(targets, axis=1, keepdims=True), 1e-12)
+        unit = targets.astype(np.float64)
+        unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
         cache: dict[str, np.ndarray] = {}
+        scored: list[dict[str, float]] = [{} for _ in range(n)]  # each text's cosine, computed once
         spent = [0] * n
 
         def cos(i: int, texts: Sequence[str]) -> list[float]:
-            vs = np.stack([cache[t] for t in texts])
-            vs = vs / np.maximum(np.linalg.norm(vs, axis=1, keepdims=True), 1e-12)
-            return (vs @ unit[i]).tolist()
+            todo = [t for t in texts if t not in scored[i]]
+            if todo:
+                vs = np.stack([cache[t] for t in todo]).astype(np.float64)
+                vs /= np.maximum(np.linalg.norm(vs, axis=1, keepdims=True), 1e-12)
+                scored[i].update(zip(todo, (vs @ unit[i]).tolist()))
+            return [scored[i][t] for t in texts]
 
         def select(i: int, pool: Sequence[str]) -> list[tuple[str, float]]:
             uniq = list(dict.fromkeys(pool))

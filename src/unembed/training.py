@@ -67,6 +67,7 @@ class TrainConfig:
     corrector_steps: int = 2000
     corrector_examples: int = 0  # training texts given a hypothesis for the corrector (0 = all)
     corrupt_fraction: float = 0.25  # extra corrector examples: corrupted copies of targets, as a fraction
+    corrector_freeze_embeddings: bool = True  # keep the hypothesizer's token embeddings (shared on export)
     n_validation: int = 500
     n_test: int = 500
     eval_every: int = 500
@@ -326,9 +327,10 @@ class Trainer:
         folder = self.out / "checkpoints" / stage
         if (folder / "done.json").exists():
             return
+        trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         groups = [
-            {"params": [p for n, p in model.named_parameters() if n in pretrained], "lr": cfg.lr_pretrained},
-            {"params": [p for n, p in model.named_parameters() if n not in pretrained], "lr": cfg.lr},
+            {"params": [p for n, p in trainable if n in pretrained], "lr": cfg.lr_pretrained},
+            {"params": [p for n, p in trainable if n not in pretrained], "lr": cfg.lr},
         ]
         groups = [g for g in groups if g["params"]]
         optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
@@ -342,7 +344,7 @@ class Trainer:
         model, optimizer = acc.prepare(model, optimizer)
         batches = Batches(n_items, cfg.batch_size, cfg.seed, acc.process_index, acc.num_processes)
         self.reporter.start(stage, steps, start)
-        ema = None
+        ema, window = None, []
         log_file = self.out / "log.jsonl"
         t0, seen = time.perf_counter(), 0
         step = start
@@ -367,18 +369,21 @@ class Trainer:
                 if not math.isfinite(value):
                     raise UnembedError(f"{stage}: loss became {value} at step {step}; lower --lr or use --mixed-precision no")
                 ema = value if ema is None else 0.98 * ema + 0.02 * value
+                window.append(value)
                 self.reporter.advance(stage, 1, loss=ema)
                 done_steps = step + 1
                 record = None
                 if cfg.eval_every and (done_steps % cfg.eval_every == 0 or done_steps == steps):
-                    record = {"stage": stage, "step": done_steps, "loss": ema, **evaluate()}
+                    record = {"stage": stage, "step": done_steps, **evaluate()}
                     self.reporter.note(f"{stage} step {done_steps}: " + ", ".join(
                         f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items() if k not in ("stage", "step")))
                 if acc.is_main_process and (done_steps % cfg.save_every == 0 or done_steps == steps):
                     save_checkpoint(folder, acc.unwrap_model(model), optimizer, done_steps, {"loss": ema})
-                if acc.is_main_process and (record or done_steps % 50 == 0):
+                if acc.is_main_process and (record or done_steps % 10 == 0):
                     elapsed = time.perf_counter() - t0
-                    record = record or {"stage": stage, "step": done_steps, "loss": ema}
+                    record = record or {"stage": stage, "step": done_steps}
+                    record["loss"] = float(np.mean(window))  # mean training loss since the last record
+                    window = []
                     record["examples_per_second"] = seen / max(elapsed, 1e-9)
                     with open(log_file, "a") as f:
                         f.write(json.dumps(record) + "\n")
@@ -439,6 +444,7 @@ class Trainer:
         ev_texts, ev_vecs = val_texts[:k], val_vecs[:k]
 
         hcfg, ccfg = model_configs(cfg, self.embedder.dim, self.codec.vocab_size, self.codec)
+        torch.manual_seed(cfg.seed)  # initialisation is part of the reproducible state
         hyp = Hypothesizer(hcfg)
         pretrained: set[str] = set()
         if cfg.init == "bert":
@@ -459,11 +465,14 @@ class Trainer:
             return Inverter.load(self.out, embedder=self.embedder)
 
         targets, hyps, hyp_vecs, tgt_vecs = self.corrector_data(hyp, train_texts, train_vecs)
+        torch.manual_seed(cfg.seed + 1)
         cor = Corrector(ccfg)
         # Warm-start from the trained hypothesizer: same transformer, target projection included.
         cor.seq2seq.load_state_dict(self.acc.unwrap_model(hyp).seq2seq.state_dict())
         cor.project_target.load_state_dict(self.acc.unwrap_model(hyp).project.state_dict())
         pretrained = {n for n, _ in cor.named_parameters() if n.startswith(("seq2seq.", "project_target."))}
+        if cfg.corrector_freeze_embeddings:
+            cor.seq2seq.tok.weight.requires_grad_(False)
 
         def cor_batch(idx: np.ndarray) -> dict:
             ids, mask = self.codec.inputs([hyps[i] for i in idx], cfg.max_tokens + 8)

@@ -1,0 +1,66 @@
+"""Shared fixtures: a small real corpus and a tiny inverter trained on it once per session."""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi"]
+CITIES = ["paris", "london", "berlin", "madrid", "rome", "vienna", "oslo", "lisbon"]
+JOBS = ["teacher", "doctor", "baker", "pilot", "farmer", "lawyer", "nurse", "painter"]
+
+
+def template_sentences(n: int = 400, seed: int = 0) -> list[str]:
+    """Sentences from one template: small enough that a tiny model learns it in seconds."""
+    rng = random.Random(seed)
+    out = {
+        f"{rng.choice(NAMES).title()} lives in {rng.choice(CITIES).title()} and works as a {rng.choice(JOBS)}."
+        for _ in range(n)
+    }
+    return sorted(out)
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(template_sentences()) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    from unembed import load_embedder
+
+    return load_embedder("minilm")
+
+
+def tiny_config(out: Path, corpus: Path, **overrides):
+    from unembed.training import TrainConfig
+
+    base = dict(out=str(out), corpus=str(corpus), model="tiny", init="random", batch_size=16,
+                hypothesizer_steps=80, corrector_steps=40, eval_every=40, save_every=20,
+                n_validation=10, n_test=10, warmup_steps=10, mixed_precision="no")
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, corpus_file, minilm) -> Path:
+    """A tiny inverter (hypothesizer + corrector) trained for a few dozen steps."""
+    from unembed.training import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    train(tiny_config(out, corpus_file), embedder=minilm)
+    return out
+
+
+@pytest.fixture()
+def tiny_inverter(tiny_run, minilm):
+    from unembed import load_inverter
+
+    return load_inverter(tiny_run, embedder=minilm)

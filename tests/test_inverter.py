@@ -1,0 +1,135 @@
+import numpy as np
+import pytest
+
+from unembed import load_embedder, load_inverter
+from unembed.errors import CheckpointError, EmbedderError, InputError
+
+TEXTS = ["Alice lives in Paris and works as a baker.", "Heidi lives in Oslo and works as a pilot."]
+
+
+def test_invert_returns_text_cosine_history(tiny_inverter, minilm):
+    vecs = minilm.embed(TEXTS)
+    res = tiny_inverter.invert(vecs, steps=3, beam=2)
+    assert len(res) == 2
+    for r, v in zip(res, vecs):
+        assert isinstance(r.text, str) and r.text
+        # the reported cosine is that of the recovered text's real re-embedding
+        again = minilm.embed([r.text])[0]
+        assert r.cosine == pytest.approx(float(again @ v / np.linalg.norm(again) / np.linalg.norm(v)), abs=1e-4)
+        assert r.history[0].step == 0 and len(r.history) == r.steps + 1
+        cos = [s.cosine for s in r.history]
+        assert cos == sorted(cos)  # the beam keeps its best: never worse
+        assert r.history[-1].text == r.text
+
+
+def test_sequence_beam_keeps_unique_candidates_ordered_by_cosine(tiny_inverter, minilm):
+    res = tiny_inverter.invert(minilm.embed(TEXTS), steps=2, beam=4, early_stop=False)
+    for r in res:
+        texts = [t for t, _ in r.candidates]
+        cos = [c for _, c in r.candidates]
+        assert len(texts) == len(set(texts)) and 1 <= len(texts) <= 4
+        assert cos == sorted(cos, reverse=True)
+        assert r.candidates[0] == (r.text, r.cosine)
+        assert r.steps == 2 and r.stopped == "max_steps"
+
+
+def test_early_stop_fires(tiny_inverter, minilm):
+    vecs = minilm.embed(TEXTS)
+    res = tiny_inverter.invert(vecs, steps=50, beam=1)
+    assert all(r.stopped in ("fixed_point", "patience", "threshold") for r in res)
+    assert all(r.steps < 50 for r in res)
+    res = tiny_inverter.invert(vecs, steps=5, beam=1, threshold=-1.0)
+    assert all(r.stopped == "threshold" and r.steps == 0 for r in res)
+
+
+def test_embedder_calls_counted_and_texts_never_reembedded(tiny_inverter, minilm):
+    vecs = minilm.embed(TEXTS)
+    res = tiny_inverter.invert(vecs, steps=3, beam=3)
+    stats = tiny_inverter.stats
+    assert stats["texts_embedded"] == sum(r.texts_embedded for r in res) > 0
+    seen = {s.text for r in res for s in r.history}
+    assert stats["texts_embedded"] >= len(seen)
+    # each step embeds at most beam*beam new texts per item, plus the first beam
+    assert stats["texts_embedded"] <= len(TEXTS) * (3 + 3 * 9)
+    assert stats["embedder_calls"] <= 1 + 3
+
+
+def test_batching_does_not_change_results(tiny_inverter, minilm):
+    vecs = minilm.embed(TEXTS + ["Bob lives in Rome and works as a nurse."])
+    a = tiny_inverter.invert(vecs, steps=2, beam=2, batch_size=1)
+    b = tiny_inverter.invert(vecs, steps=2, beam=2, batch_size=64)
+    assert [r.text for r in a] == [r.text for r in b]
+
+
+def test_save_load_round_trip(tiny_inverter, minilm, tmp_path):
+    vecs = minilm.embed(TEXTS)
+    before = [r.text for r in tiny_inverter.invert(vecs, steps=1, beam=2)]
+    tiny_inverter.save(tmp_path / "copy")
+    again = load_inverter(tmp_path / "copy", embedder=minilm)
+    assert [r.text for r in again.invert(vecs, steps=1, beam=2)] == before
+    assert again.model_id.split("@")[1] == tiny_inverter.model_id.split("@")[1]
+
+
+@pytest.mark.parametrize(
+    "vectors, message",
+    [
+        (np.zeros((2, 10), np.float32), "dimension 10"),
+        (np.full((2, 384), np.nan, np.float32), "NaN"),
+        (np.zeros((0, 384), np.float32), "no vectors"),
+        (np.zeros((2, 3, 384), np.float32), "2-D"),
+        ([["a", "b"]], "numeric"),
+    ],
+)
+def test_bad_vectors_are_refused_clearly(tiny_inverter, vectors, message):
+    with pytest.raises(InputError, match=message):
+        tiny_inverter.invert(vectors, steps=1)
+
+
+def test_inf_row_named(tiny_inverter):
+    v = np.ones((3, 384), np.float32)
+    v[2, 5] = np.inf
+    with pytest.raises(InputError, match="row 2"):
+        tiny_inverter.invert(v, steps=0)
+
+
+def test_corrupt_and_missing_checkpoints(tiny_run, tmp_path, minilm):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken, ignore=shutil.ignore_patterns("checkpoints", "embeddings", "corpus", "corrector_data"))
+    data = (broken / "corrector.safetensors").read_bytes()
+    (broken / "corrector.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_inverter(broken, embedder=minilm)
+    (broken / "inverter.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_inverter(broken, embedder=minilm)
+    with pytest.raises(CheckpointError, match="no inverter at"):
+        load_inverter(tmp_path / "nowhere")
+
+
+def test_inverter_refuses_other_embedder(tiny_run):
+    other = load_embedder(lambda texts: np.ones((len(texts), 768), np.float32), name="other")
+    inv = load_inverter(tiny_run, embedder=other)
+    with pytest.raises(EmbedderError, match="768"):
+        inv.invert(np.ones((1, 384), np.float32), steps=0)
+    rng = np.random.default_rng(0)
+    same_dim = load_embedder(lambda texts: rng.normal(size=(len(texts), 384)).astype(np.float32), name="impostor")
+    with pytest.raises(EmbedderError, match="probe"):
+        load_inverter(tiny_run, embedder=same_dim).invert(np.ones((1, 384), np.float32), steps=0)
+
+
+def test_steps_need_a_corrector(tiny_inverter, minilm):
+    tiny_inverter.corrector = None
+    with pytest.raises(InputError, match="no corrector"):
+        tiny_inverter.invert(minilm.embed(TEXTS), steps=2)
+    assert tiny_inverter.invert(minilm.embed(TEXTS), steps=0)[0].stopped == "no_corrector"
+
+
+def test_invert_texts_and_public_api(tiny_inverter):
+    import unembed
+
+    res = tiny_inverter.invert_texts("Carol lives in Rome and works as a doctor.", steps=1, beam=1)
+    assert len(res) == 1 and isinstance(res[0], unembed.Inversion)
+    with pytest.raises(InputError):
+        tiny_inverter.invert_texts([])

@@ -1,0 +1,72 @@
+import json
+
+import pytest
+from safetensors.torch import load_file
+
+from unembed.errors import InputError
+from unembed.training import Batches, TrainingInterrupted, corrupt, train
+
+from conftest import tiny_config
+
+
+def test_loss_falls_and_both_stages_logged(tiny_run):
+    log = [json.loads(line) for line in (tiny_run / "log.jsonl").read_text().splitlines()]
+    for stage in ("hypothesizer", "corrector"):
+        losses = [r["loss"] for r in log if r["stage"] == stage]
+        assert losses[-1] < losses[0], (stage, losses)
+    assert any("val_bleu" in r for r in log)
+    assert all(r["examples_per_second"] > 0 for r in log if "examples_per_second" in r)
+    cfg = json.loads((tiny_run / "inverter.json").read_text())
+    assert cfg["corrector"] is not None and cfg["embedder"]["name"] == "minilm"
+    assert (tiny_run / "corpus" / "test.txt").exists()
+
+
+def test_resume_reaches_the_same_state_as_an_uninterrupted_run(tmp_path, corpus_file, minilm):
+    kw = dict(hypothesizer_steps=12, corrector_steps=8, save_every=5, eval_every=0, corrector_examples=40)
+    whole = tmp_path / "whole"
+    train(tiny_config(whole, corpus_file, **kw), embedder=minilm)
+
+    parts = tmp_path / "parts"
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(tiny_config(parts, corpus_file, **kw), embedder=minilm, stop_after=7)
+    with pytest.raises(TrainingInterrupted):  # interrupted again, inside the corrector stage
+        train(tiny_config(parts, corpus_file, **kw), resume=True, embedder=minilm, stop_after=9)
+    train(tiny_config(parts, corpus_file, **kw), resume=True, embedder=minilm)
+
+    for name in ("hypothesizer.safetensors", "corrector.safetensors"):
+        a, b = load_file(str(whole / name)), load_file(str(parts / name))
+        assert a.keys() == b.keys()
+        for k in a:
+            assert (a[k] - b[k]).abs().max().item() < 1e-6, (name, k)
+
+
+def test_existing_run_needs_resume_and_same_options(tmp_path, corpus_file, minilm):
+    out = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted):
+        train(tiny_config(out, corpus_file, hypothesizer_steps=5, corrector_steps=0), embedder=minilm, stop_after=2)
+    with pytest.raises(InputError, match="--resume"):
+        train(tiny_config(out, corpus_file, hypothesizer_steps=5, corrector_steps=0), embedder=minilm)
+    with pytest.raises(InputError, match="batch_size"):
+        train(tiny_config(out, corpus_file, hypothesizer_steps=5, corrector_steps=0, batch_size=8), resume=True, embedder=minilm)
+
+
+def test_data_order_is_a_function_of_seed_and_step():
+    b = Batches(10, 4, seed=3)
+    first = [b(s).tolist() for s in range(6)]
+    again = Batches(10, 4, seed=3)
+    assert [again(s).tolist() for s in reversed(range(6))] == list(reversed(first))
+    flat = sum(first[:5], [])[:10]
+    assert sorted(flat) == list(range(10))  # one epoch sees every item once
+    assert Batches(10, 4, seed=4)(0).tolist() != first[0]
+    # two processes split each global batch
+    r0, r1 = Batches(10, 2, 3, rank=0, world=2), Batches(10, 2, 3, rank=1, world=2)
+    assert r0(0).tolist() + r1(0).tolist() == first[0]
+
+
+def test_corrupt_makes_near_misses():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    text = "the quick brown fox jumps over the lazy dog"
+    outs = {corrupt(text, rng) for _ in range(20)}
+    assert len(outs) > 3 and all(set(o.split()) <= set(text.split()) for o in outs)
