@@ -189,11 +189,12 @@ def demo(
     out_dir: Path = typer.Option(Path("demo_out"), "--out", help="where the demo store and any model go"),
     steps: int = typer.Option(20),
     beam: int = typer.Option(4),
+    inverter: Optional[str] = typer.Option(None, help="an inverter folder (default: shipped, else trained here)"),
 ):
     """The main job on embedded defaults: sentences -> vector store -> vectors -> recovered text."""
     from . import demo as demo_mod
 
-    demo_mod.run(out_dir, steps=steps, beam=beam, console=out)
+    demo_mod.run(out_dir, steps=steps, beam=beam, console=out, inverter=inverter)
 
 
 def main() -> None:

@@ -67,7 +67,8 @@ def _train_on_the_spot(out_dir: Path, console):
     return inv
 
 
-def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None) -> list[dict]:
+def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=None) -> list[dict]:
+    """Run the demo; ``inverter`` (an Inverter or a folder) overrides the shipped / on-the-spot one."""
     import chromadb
     from rich.console import Console
     from rich.table import Table
@@ -77,7 +78,13 @@ def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None) -> list[dic
 
     console = console or Console()
     out_dir = Path(out_dir)
-    inverter, shipped = _inverter(out_dir, console)
+    if inverter is None:
+        inverter, shipped = _inverter(out_dir, console)
+    else:
+        from .inverter import Inverter, load_inverter
+
+        inverter = inverter if isinstance(inverter, Inverter) else load_inverter(inverter)
+        shipped = False
     embedder = inverter.embedder
 
     # The application side: embed and store.
@@ -97,7 +104,7 @@ def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None) -> list[dic
     results = inverter.invert(vectors, steps=steps if inverter.corrector is not None else 0, beam=beam)
 
     table = Table("original", "recovered from the vector", "cosine", "BLEU", show_lines=True,
-                  title=f"unembed demo: {'shipped' if shipped else 'on-the-spot'} inverter, {steps} steps, beam {beam}")
+                  title=f"unembed demo: {'shipped' if shipped else inverter.model_id} inverter, {steps} steps, beam {beam}")
     rows = []
     for text, r in zip(SENTENCES, results):
         b = bleu(embedder.normalize_text(r.text), embedder.normalize_text(text))

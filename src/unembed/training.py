@@ -373,7 +373,7 @@ class Trainer:
                 self.reporter.advance(stage, 1, loss=ema)
                 done_steps = step + 1
                 record = None
-                if cfg.eval_every and (done_steps % cfg.eval_every == 0 or done_steps == steps):
+                if cfg.eval_every and acc.is_main_process and (done_steps % cfg.eval_every == 0 or done_steps == steps):
                     record = {"stage": stage, "step": done_steps, **evaluate()}
                     self.reporter.note(f"{stage} step {done_steps}: " + ", ".join(
                         f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items() if k not in ("stage", "step")))
@@ -435,11 +435,12 @@ class Trainer:
     # the whole pipeline -----------------------------------------------------------------------
     def run(self) -> Inverter:
         cfg = self.cfg
-        corpus = self.corpus()
-        train_texts, val_texts = corpus.train, corpus.validation
+        with self.acc.main_process_first():  # the main process builds, the others then read
+            corpus = self.corpus()
+            train_texts, val_texts = corpus.train, corpus.validation
+            train_vecs = self.embeddings("train", train_texts)
+            val_vecs = self.embeddings("validation", val_texts)
         self.reporter.note(f"corpus: {len(train_texts)} train, {len(val_texts)} validation, {len(corpus.test)} test texts")
-        train_vecs = self.embeddings("train", train_texts)
-        val_vecs = self.embeddings("validation", val_texts)
         k = min(cfg.eval_size, len(val_texts))
         ev_texts, ev_vecs = val_texts[:k], val_vecs[:k]
 
@@ -460,11 +461,14 @@ class Trainer:
         self.fit("hypothesizer", hyp, pretrained, cfg.hypothesizer_steps, hyp_batch, len(train_texts),
                  self._evaluator(hyp, None, ev_texts, ev_vecs, 0))
         self._restore("hypothesizer", hyp)
-        self.inverter(hyp, None).save(self.out, self._export_dtype())  # usable already, steps=0
+        if self.acc.is_main_process:
+            self.inverter(hyp, None).save(self.out, self._export_dtype())  # usable already, steps=0
+        self.acc.wait_for_everyone()
         if cfg.corrector_steps <= 0:
             return Inverter.load(self.out, embedder=self.embedder)
 
-        targets, hyps, hyp_vecs, tgt_vecs = self.corrector_data(hyp, train_texts, train_vecs)
+        with self.acc.main_process_first():  # the main process generates, the others then read
+            targets, hyps, hyp_vecs, tgt_vecs = self.corrector_data(hyp, train_texts, train_vecs)
         torch.manual_seed(cfg.seed + 1)
         cor = Corrector(ccfg)
         # Warm-start from the trained hypothesizer: same transformer, target projection included.
@@ -483,14 +487,18 @@ class Trainer:
         self.fit("corrector", cor, pretrained, cfg.corrector_steps, cor_batch, len(targets),
                  self._evaluator(hyp, cor, ev_texts, ev_vecs, 1))
         self._restore("corrector", cor)
-        self.inverter(hyp, cor).save(self.out, self._export_dtype())
+        if self.acc.is_main_process:
+            self.inverter(hyp, cor).save(self.out, self._export_dtype())
+        self.acc.wait_for_everyone()
         return Inverter.load(self.out, embedder=self.embedder)
 
     def _export_dtype(self):
         return {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[self.cfg.export_dtype]
 
     def corrector_data(self, hyp, train_texts, train_vecs, chunk: int = 1024):
-        """Greedy hypotheses of training texts and their embeddings, in resumable chunks."""
+        """Greedy hypotheses of training texts and their embeddings, in resumable chunks.
+
+        Run by the main process first; the other processes then find every chunk on disk."""
         cfg = self.cfg
         folder = self.out / "corrector_data"
         folder.mkdir(parents=True, exist_ok=True)
@@ -505,15 +513,13 @@ class Trainer:
             if part.exists():
                 continue
             idx = order[i * chunk:(i + 1) * chunk]
-            if self.acc.is_main_process:
-                res = inv.invert(train_vecs[idx], steps=0, beam=1)
-                texts = [r.text for r in res]
-                vecs = self.embedder.embed(texts)
-                tmp = part.with_name(part.name + ".tmp.npz")
-                np.savez(tmp, idx=idx, texts=np.array(texts, dtype=str), vectors=vecs)
-                os.replace(tmp, part)
+            res = inv.invert(train_vecs[idx], steps=0, beam=1)
+            texts = [r.text for r in res]
+            vecs = self.embedder.embed(texts)
+            tmp = part.with_name(part.name + ".tmp.npz")
+            np.savez(tmp, idx=idx, texts=np.array(texts, dtype=str), vectors=vecs)
+            os.replace(tmp, part)
             self.reporter.advance("corrector data", len(idx))
-        self.acc.wait_for_everyone()
         targets, hyps, hvecs, tvecs = [], [], [], []
         for i in range(n_chunks):
             with np.load(folder / f"round0.part{i:05d}.npz", allow_pickle=False) as z:

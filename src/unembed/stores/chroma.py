@@ -1,4 +1,8 @@
-"""Chroma (embedded, persistent client): ``chroma:///PATH?collection=NAME``."""
+"""Chroma (embedded, persistent client): ``chroma:///PATH?collection=NAME``.
+
+Chroma has no read-only mode (opening a store may migrate its SQLite file or checkpoint its
+write-ahead log), so the client is pointed at a private copy of the folder.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,41 +10,64 @@ from typing import Iterator
 
 import numpy as np
 
-from . import Batch, StoreError, missing_client
+from . import BaseReader, Batch, StoreError, check_params, missing_client
 
 
-class ChromaReader:
-    def __init__(self, uri: str, path: str, query: dict):
+class ChromaReader(BaseReader):
+    kind = "chroma"
+
+    def __init__(self, uri: str, path: Path | str, query: dict):
+        super().__init__(uri)
+        check_params(uri, query, ("collection",))
         try:
             import chromadb
         except ImportError:
             raise missing_client("chroma", "chromadb") from None
-        self.uri = uri
-        if not path or not Path(path).exists():
-            raise StoreError(f"no Chroma store at '{path}' (from {uri})")
-        name = query.get("collection")
-        settings = chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
-        self.client = chromadb.PersistentClient(path=path, settings=settings)
-        names = [getattr(c, "name", c) for c in self.client.list_collections()]
-        if name is None:
-            if len(names) != 1:
-                raise StoreError(f"{uri}: name a collection with ?collection=NAME (found: {', '.join(names) or 'none'})")
-            name = names[0]
-        if name not in names:
-            raise StoreError(f"{uri}: no collection '{name}' (found: {', '.join(names) or 'none'})")
-        self.collection = self.client.get_collection(name)
+        path = Path(path)
+        if not path.is_dir() or not (path / "chroma.sqlite3").exists():
+            raise StoreError(f"no Chroma store at '{path}' (a folder holding chroma.sqlite3), from {uri}")
+        copy = self.private_copy(path)
+        try:
+            settings = chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
+            self.client = chromadb.PersistentClient(path=str(copy), settings=settings)
+            names = sorted(getattr(c, "name", c) for c in self.client.list_collections())
+            name = query.get("collection")
+            if name is None:
+                if len(names) != 1:
+                    raise StoreError(f"{uri}: name a collection with ?collection=NAME (found: {', '.join(names) or 'none'})")
+                name = names[0]
+            if name not in names:
+                raise StoreError(f"{uri}: no collection '{name}' (found: {', '.join(names) or 'none'})")
+            self.collection = self.client.get_collection(name)
+        except StoreError:
+            self.close()
+            raise
+        except Exception as exc:  # the client's own errors: corrupt or incompatible store
+            self.close()
+            raise StoreError(f"Chroma cannot read {path}: {' '.join(str(exc).split())}") from None
+        self.name = name
 
     def count(self) -> int:
-        return self.collection.count()
+        return int(self.collection.count())
 
     def batches(self, batch_size: int = 256) -> Iterator[Batch]:
         offset = 0
         while True:
             got = self.collection.get(limit=batch_size, offset=offset, include=["embeddings", "documents"])
-            ids = list(got["ids"])
+            ids = [str(i) for i in got["ids"]]
             if not ids:
                 return
             docs = got.get("documents")
             yield Batch(ids=ids, vectors=np.asarray(got["embeddings"], dtype=np.float32),
                         documents=list(docs) if docs is not None else None)
             offset += len(ids)
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            try:
+                client.clear_system_cache()
+            except Exception:  # pragma: no cover - older/newer clients
+                pass
+            self.client = self.collection = None
+        super().close()

@@ -1,0 +1,103 @@
+"""LanceDB: ``lancedb:///PATH?table=NAME``.
+
+Parameters: ``table`` (needed when there are several), ``column`` (the vector column; default: the one
+fixed-size list of floats), ``text`` (the document column; default: the first of document, text,
+page_content, content, chunk, body, passage), ``id`` (default: ``id`` when there is one, else the row
+number). Lance files are immutable and versioned; the table is only scanned, so it is read in place.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import BaseReader, Batch, StoreError, as_text, check_params, missing_client, pick_document
+
+
+class LanceDBReader(BaseReader):
+    kind = "lancedb"
+
+    def __init__(self, uri: str, path: Path | str, query: dict):
+        super().__init__(uri)
+        check_params(uri, query, ("table", "column", "text", "id"))
+        try:
+            import lancedb
+            import pyarrow as pa
+        except ImportError:
+            raise missing_client("lancedb", "lancedb") from None
+        self._pa = pa
+        path = Path(path)
+        if not path.is_dir():
+            raise StoreError(f"no LanceDB database at '{path}' (a folder), from {uri}")
+        try:
+            db = lancedb.connect(str(path))
+            listed = db.list_tables() if hasattr(db, "list_tables") else db.table_names()
+            names = sorted(getattr(listed, "tables", listed))
+            name = query.get("table")
+            if name is None:
+                if len(names) != 1:
+                    raise StoreError(f"{uri}: name a table with ?table=NAME (found: {', '.join(names) or 'none'})")
+                name = names[0]
+            if name not in names:
+                raise StoreError(f"{uri}: no table '{name}' (found: {', '.join(names) or 'none'})")
+            self.table = db.open_table(name)
+            schema = self.table.schema
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"LanceDB cannot read {path}: {' '.join(str(exc).split())[:300]}") from None
+        self.name = name
+        fields = {f.name: f.type for f in schema}
+        vector_cols = [n for n, t in fields.items() if _is_float_list(pa, t)]
+        column = query.get("column")
+        if column is None:
+            if len(vector_cols) != 1:
+                raise StoreError(f"{uri}: name the vector column with &column=NAME (vector columns: {', '.join(vector_cols) or 'none'})")
+            column = vector_cols[0]
+        if column not in vector_cols:
+            raise StoreError(f"{uri}: '{column}' is not a column of float vectors (vector columns: {', '.join(vector_cols) or 'none'})")
+        self.column = column
+        self.text = pick_document([n for n, t in fields.items() if pa.types.is_string(t) or pa.types.is_large_string(t)]
+                                  if query.get("text") is None else list(fields), query.get("text"), uri)
+        want_id = query.get("id")
+        if want_id is not None and want_id not in fields:
+            raise StoreError(f"{uri}: no id column '{want_id}' (columns: {', '.join(fields)})")
+        self.id = want_id if want_id is not None else ("id" if "id" in fields else None)
+        if self.id is None:
+            self.notes.append("the table has no id column: records are identified by their row number")
+        value_type = fields[column].value_type
+        if pa.types.is_float16(value_type):
+            self.notes.append(f"column {column} holds float16 vectors (a negligible loss for inversion)")
+
+    def count(self) -> int:
+        return int(self.table.count_rows())
+
+    def batches(self, batch_size: int = 256) -> Iterator[Batch]:
+        cols = [self.column] + [c for c in (self.text, self.id) if c and c != self.column]
+        row = 0
+        reader = self.table.search().select(cols).to_batches(batch_size)
+        for rb in reader:
+            if rb.num_rows == 0:
+                continue
+            vec = rb.column(self.column)
+            dim = vec.type.list_size if hasattr(vec.type, "list_size") and vec.type.list_size > 0 else None
+            if dim is not None and vec.null_count == 0:
+                values = vec.values if vec.offset == 0 else vec.flatten()
+                vectors = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)
+            else:
+                rows = vec.to_pylist()
+                if any(r is None for r in rows):
+                    raise StoreError(f"{self.uri}: some rows have no vector in column {self.column}")
+                vectors = np.asarray(rows, dtype=np.float32)
+            ids = ([str(x) for x in rb.column(self.id).to_pylist()] if self.id
+                   else [str(i) for i in range(row, row + rb.num_rows)])
+            docs = [as_text(x) for x in rb.column(self.text).to_pylist()] if self.text else None
+            row += rb.num_rows
+            yield Batch(ids=ids, vectors=vectors, documents=docs)
+
+
+def _is_float_list(pa, t) -> bool:
+    if pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pa.types.is_floating(t.value_type)
+    return False

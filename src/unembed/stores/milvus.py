@@ -1,0 +1,124 @@
+"""Milvus Lite: ``milvus:///FILE.db?collection=NAME``.
+
+Parameters: ``collection`` (needed when there are several), ``vector`` (the FLOAT_VECTOR field when
+there are several), ``text`` (the document field, from the schema or the dynamic fields; default the
+first of document, text, page_content, content, chunk, body, passage).
+
+Milvus Lite writes to its database when it opens it and loads a collection (index files, load state),
+so the client is pointed at a private copy of the ``.db`` file or folder.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import DOCUMENT_KEYS, BaseReader, Batch, StoreError, as_text, check_params, missing_client
+
+
+class MilvusReader(BaseReader):
+    kind = "milvus lite"
+
+    def __init__(self, uri: str, path: Path | str, query: dict):
+        super().__init__(uri)
+        check_params(uri, query, ("collection", "vector", "text"))
+        try:
+            from pymilvus import DataType, MilvusClient
+        except ImportError:
+            raise missing_client("milvus", "pymilvus") from None
+        path = Path(path)
+        if not path.exists():
+            raise StoreError(f"no Milvus Lite database at '{path}', from {uri}")
+        copy = self.private_copy(path)
+        try:
+            with _quiet():
+                self.client = MilvusClient(str(copy))
+                names = sorted(self.client.list_collections())
+                name = query.get("collection")
+                if name is None:
+                    if len(names) != 1:
+                        raise StoreError(f"{uri}: name a collection with ?collection=NAME (found: {', '.join(names) or 'none'})")
+                    name = names[0]
+                if name not in names:
+                    raise StoreError(f"{uri}: no collection '{name}' (found: {', '.join(names) or 'none'})")
+                desc = self.client.describe_collection(name)
+                self.client.load_collection(name)
+        except StoreError:
+            self.close()
+            raise
+        except Exception as exc:
+            self.close()
+            raise StoreError(f"Milvus Lite cannot read {path}: {' '.join(str(exc).split())[:300]}") from None
+        self.name = name
+        fields = {f["name"]: f for f in desc["fields"]}
+        self.pk = next(n for n, f in fields.items() if f.get("is_primary"))
+        vec = [n for n, f in fields.items() if f["type"] == DataType.FLOAT_VECTOR]
+        other = [n for n, f in fields.items() if "VECTOR" in str(f["type"]) and n not in vec]
+        wanted = query.get("vector")
+        if wanted is None:
+            if len(vec) != 1:
+                raise StoreError(f"{uri}: name the vector field with &vector=NAME (float vector fields: {', '.join(vec) or 'none'}"
+                                 + (f"; not supported: {', '.join(other)}" if other else "") + ")")
+            wanted = vec[0]
+        if wanted not in vec:
+            raise StoreError(f"{uri}: '{wanted}' is not a float vector field (float vector fields: {', '.join(vec) or 'none'})")
+        self.vector = wanted
+        self.dynamic = bool(desc.get("enable_dynamic_field"))
+        strings = [n for n, f in fields.items() if f["type"] == DataType.VARCHAR]
+        text = query.get("text")
+        if text is not None and text not in fields and not self.dynamic:
+            raise StoreError(f"{uri}: no field '{text}' (fields: {', '.join(fields)})")
+        self.text_key = text
+        self.text_candidates = [text] if text else [k for k in DOCUMENT_KEYS if k in strings or self.dynamic]
+
+    def count(self) -> int:
+        with _quiet():
+            return int(self.client.query(self.name, filter="", output_fields=["count(*)"])[0]["count(*)"])
+
+    def batches(self, batch_size: int = 256) -> Iterator[Batch]:
+        with _quiet():
+            it = self.client.query_iterator(self.name, batch_size=batch_size, filter="", output_fields=["*"])
+        text = self.text_key
+        decided = text is not None
+        try:
+            while True:
+                with _quiet():
+                    rows = it.next()
+                if not rows:
+                    return
+                if not decided:
+                    keys = {k for r in rows for k in r}
+                    text, decided = next((k for k in self.text_candidates if k in keys), None), True
+                vectors = np.asarray([r[self.vector] for r in rows], dtype=np.float32)
+                docs = [as_text(r.get(text)) for r in rows] if text else None
+                yield Batch(ids=[str(r[self.pk]) for r in rows], vectors=vectors, documents=docs)
+        finally:
+            with _quiet():
+                it.close()
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            try:
+                with _quiet():
+                    client.close()
+            except Exception:  # pragma: no cover
+                pass
+            self.client = None
+        super().close()
+
+
+class _quiet:
+    """pymilvus logs warnings through its own handler; nothing below the CLI may print."""
+
+    def __enter__(self):
+        self.loggers = [logging.getLogger(n) for n in ("pymilvus", "milvus_lite")]
+        self.levels = [lg.level for lg in self.loggers]
+        for lg in self.loggers:
+            lg.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc):
+        for lg, level in zip(self.loggers, self.levels):
+            lg.setLevel(level)

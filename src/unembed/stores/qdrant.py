@@ -1,0 +1,131 @@
+"""Qdrant: local mode ``qdrant:///PATH?collection=NAME`` and a server ``qdrant+http://HOST:PORT?collection=NAME``.
+
+Parameters: ``collection`` (needed when there are several), ``vector`` (the named vector to read when
+the collection has several), ``text`` (the payload key holding the document; default: the first of
+document, text, page_content, content, chunk, body, passage that the points carry), ``api_key`` (a
+server's key; else ``QDRANT_API_KEY``). Local mode is read from a private copy (the client has no
+read-only mode); a server is only ever sent read requests (collection info, count, scroll).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from . import BaseReader, Batch, StoreError, as_text, check_params, missing_client, pick_document
+
+PARAMS = ("collection", "vector", "text", "api_key")
+
+
+class QdrantReader(BaseReader):
+    kind = "qdrant"
+
+    def __init__(self, uri: str, query: dict, path: Path | None = None, url: str | None = None):
+        super().__init__(uri)
+        check_params(uri, query, PARAMS)
+        try:
+            from qdrant_client import QdrantClient
+        except ImportError:
+            raise missing_client("qdrant", "qdrant-client") from None
+        try:
+            if path is not None:
+                path = Path(path)
+                if not path.is_dir() or not (path / "collection").is_dir():
+                    raise StoreError(f"no Qdrant local store at '{path}' (a folder holding collection/), from {uri}")
+                self.client = QdrantClient(path=str(self.private_copy(path)))
+                where = str(path)
+            else:
+                self.kind = "qdrant server"
+                self.client = QdrantClient(url=url, api_key=query.get("api_key") or os.environ.get("QDRANT_API_KEY"),
+                                           timeout=30, check_compatibility=False)
+                where = url
+            names = sorted(c.name for c in self.client.get_collections().collections)
+            name = query.get("collection")
+            if name is None:
+                if len(names) != 1:
+                    raise StoreError(f"{uri}: name a collection with ?collection=NAME (found: {', '.join(names) or 'none'})")
+                name = names[0]
+            if name not in names:
+                raise StoreError(f"{uri}: no collection '{name}' (found: {', '.join(names) or 'none'})")
+            self.name = name
+            params = self.client.get_collection(name).config.params
+            self.vector_name = self._vector_name(params.vectors, query.get("vector"))
+        except StoreError:
+            self.close()
+            raise
+        except Exception as exc:  # connection refused, corrupt storage, incompatible server
+            self.close()
+            raise StoreError(f"Qdrant cannot read {where}: {' '.join(str(exc).split())[:300]}") from None
+        self.text_key = query.get("text")
+
+    def _vector_name(self, vectors, wanted: str | None) -> str | None:
+        if isinstance(vectors, dict):
+            names = sorted(vectors)
+            if wanted is None:
+                if len(names) != 1:
+                    raise StoreError(f"{self.uri}: the collection has named vectors {', '.join(names)}: choose one with &vector=NAME")
+                wanted = names[0]
+            if wanted not in vectors:
+                raise StoreError(f"{self.uri}: no vector named '{wanted}' (found: {', '.join(names) or 'none'})")
+            params = vectors[wanted]
+        else:
+            if wanted not in (None, ""):
+                raise StoreError(f"{self.uri}: the collection has one unnamed vector; drop &vector={wanted}")
+            params, wanted = vectors, None
+        if params is None:
+            raise StoreError(f"{self.uri}: the collection holds no dense vectors")
+        if getattr(params, "multivector_config", None) is not None:
+            raise StoreError(f"{self.uri}: multi-vectors (one matrix per point) are not supported: they are not text embeddings of one text")
+        distance = str(getattr(params.distance, "value", params.distance))
+        if distance.lower() == "cosine":
+            self.notes.append("Qdrant normalises vectors of Cosine collections when they are written: norms are lost "
+                              "(inversion works on directions, so this does not protect the text)")
+        datatype = str(getattr(getattr(params, "datatype", None), "value", getattr(params, "datatype", None)) or "float32")
+        if datatype.lower() == "uint8":
+            self.lossy = True
+            self.notes.append("the collection stores vectors as uint8: they are coarse approximations of the embeddings")
+        elif datatype.lower() == "float16":
+            self.notes.append("the collection stores vectors as float16 (a negligible loss for inversion)")
+        return wanted
+
+    def count(self) -> int:
+        return int(self.client.count(self.name, exact=True).count)
+
+    def batches(self, batch_size: int = 256) -> Iterator[Batch]:
+        offset = None
+        text_key = self.text_key
+        decided = text_key is not None
+        while True:
+            points, offset = self.client.scroll(self.name, limit=batch_size, offset=offset, with_payload=True,
+                                                with_vectors=[self.vector_name] if self.vector_name else True)
+            if not points:
+                return
+            if not decided:
+                keys = {k for p in points for k in (p.payload or {})}
+                text_key, decided = pick_document(keys, None, self.uri), True
+            elif self.text_key is not None and not any(self.text_key in (p.payload or {}) for p in points):
+                pick_document(points[0].payload or {}, self.text_key, self.uri)  # raises, naming the keys
+            vectors = []
+            for p in points:
+                v = p.vector
+                if isinstance(v, dict):
+                    v = v.get(self.vector_name) if self.vector_name else next(iter(v.values()), None)
+                if v is None:
+                    raise StoreError(f"{self.uri}: point {p.id} has no vector{' ' + self.vector_name if self.vector_name else ''}")
+                vectors.append(v)
+            docs = [as_text((p.payload or {}).get(text_key)) for p in points] if text_key else None
+            yield Batch(ids=[str(p.id) for p in points], vectors=np.asarray(vectors, dtype=np.float32), documents=docs)
+            if offset is None:
+                return
+
+    def close(self) -> None:
+        client = getattr(self, "client", None)
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # pragma: no cover
+                pass
+            self.client = None
+        super().close()
