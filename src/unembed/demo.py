@@ -26,7 +26,19 @@ SENTENCES = [
     "My password reset code is 48213, do not share it with anyone.",
 ]
 
-DEMO_CORPUS_SIZE = 12000
+DEMO_CORPUS_SIZE = 6000
+DEMO_TRAINING = dict(model="small", batch_size=32, hypothesizer_steps=300, corrector_steps=100,
+                     corrector_examples=1500, warmup_steps=30, eval_every=0, save_every=50,
+                     n_validation=50, n_test=50)
+
+
+def _run_dir(out_dir: Path) -> Path:
+    """The on-the-spot run's folder, named by its settings so a changed recipe never clashes."""
+    import hashlib
+    import json
+
+    key = hashlib.sha256(json.dumps([DEMO_CORPUS_SIZE, DEMO_TRAINING], sort_keys=True).encode()).hexdigest()[:8]
+    return out_dir / f"inverter-{key}"
 
 
 def _inverter(out_dir: Path, console):
@@ -35,7 +47,7 @@ def _inverter(out_dir: Path, console):
     if (SHIPPED_DIR / "minilm" / "inverter.json").exists():
         console.print("Using the shipped MiniLM inverter.")
         return load_inverter("minilm"), True
-    run = out_dir / "inverter"
+    run = _run_dir(out_dir)
     try:
         inv = load_inverter(run)
         if inv.corrector is not None:
@@ -57,9 +69,7 @@ def _train_on_the_spot(out_dir: Path, console):
     subset = out_dir / "demo_corpus.txt"
     subset.parent.mkdir(parents=True, exist_ok=True)
     subset.write_text("\n".join(corpus.train[:DEMO_CORPUS_SIZE]) + "\n")
-    cfg = TrainConfig(out=str(out_dir / "inverter"), corpus=str(subset), model="small", batch_size=32,
-                      hypothesizer_steps=600, corrector_steps=200, corrector_examples=3000,
-                      warmup_steps=50, eval_every=0, save_every=100, n_validation=100, n_test=100)
+    cfg = TrainConfig(out=str(_run_dir(out_dir)), corpus=str(subset), **DEMO_TRAINING)
     t0 = time.perf_counter()
     with bars(console) as p:
         inv = train(cfg, resume=True, reporter=RichReporter(p))
