@@ -63,4 +63,4 @@ def tiny_run(tmp_path_factory, corpus_file, minilm) -> Path:
 def tiny_inverter(tiny_run, minilm):
     from unembed import load_inverter
 
-    return load_inverter(tiny_run, embedder=minilm)
+    return load_inverter(tiny_run, embedder=minilm, precision="fp32")

@@ -133,3 +133,13 @@ def test_invert_texts_and_public_api(tiny_inverter):
     assert len(res) == 1 and isinstance(res[0], unembed.Inversion)
     with pytest.raises(InputError):
         tiny_inverter.invert_texts([])
+
+
+def test_bf16_decoding_runs_and_ranks_by_real_cosine(tiny_run, minilm):
+    inv = load_inverter(tiny_run, embedder=minilm, precision="bf16")
+    vecs = minilm.embed(TEXTS)
+    for r, v in zip(inv.invert(vecs, steps=2, beam=2), vecs):
+        again = minilm.embed([r.text])[0]
+        assert r.cosine == pytest.approx(float(again @ v / np.linalg.norm(again) / np.linalg.norm(v)), abs=1e-4)
+    with pytest.raises(InputError, match="precision"):
+        load_inverter(tiny_run, embedder=minilm, precision="fp8")

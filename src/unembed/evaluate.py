@@ -37,7 +37,7 @@ def sample(texts: list[str], limit: int | None, seed: int) -> list[str]:
 
 
 def signature_string(sig: dict) -> str:
-    keys = ("model", "embedder", "data", "n", "steps", "beam", "early_stop", "norm", "seed", "unembed")
+    keys = ("model", "embedder", "data", "n", "steps", "beam", "early_stop", "precision", "norm", "seed", "unembed")
     return "|".join(f"{k}:{sig[k]}" for k in keys if k in sig)
 
 
@@ -68,6 +68,7 @@ def evaluate(inverter, texts: Sequence[str], steps: int = 20, beam: int = 4, dat
         "steps": steps,
         "beam": beam,
         "early_stop": "yes" if early_stop else "no",
+        "precision": inverter.precision,
         "norm": "uncased" if uncased else "none",
         "seed": seed,
         "unembed": _version(),

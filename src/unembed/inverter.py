@@ -116,6 +116,24 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_inference_precision(precision: str, device: torch.device) -> str:
+    if precision not in ("auto", "fp32", "bf16"):
+        raise InputError(f"unknown precision '{precision}': use auto, fp32 or bf16")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_bf16() else "fp32"
+
+
 class Inverter:
     """Recovers texts from embedding vectors. Build with :func:`load_inverter` or :meth:`load`."""
 
@@ -129,8 +147,10 @@ class Inverter:
         info: dict | None = None,
         embedder=None,
         device: str | None = None,
+        precision: str = "auto",
     ):
         self.device = torch.device(device or default_device())
+        self.precision = resolve_inference_precision(precision, self.device)
         self.hypothesizer = hypothesizer.to(self.device).eval()
         self.corrector = None if corrector is None else corrector.to(self.device).eval()
         self.codec = codec
@@ -203,7 +223,7 @@ class Inverter:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, embedder=None, device: str | None = None) -> "Inverter":
+    def load(cls, path: str | Path, embedder=None, device: str | None = None, precision: str = "auto") -> "Inverter":
         path = Path(path)
         cfg_file = path / "inverter.json"
         if not cfg_file.exists():
@@ -220,7 +240,8 @@ class Inverter:
         if cor is not None:
             load_model(cor, path / "corrector.safetensors")
         codec = Codec.from_file(path / "tokenizer.json")
-        inv = cls(hyp, cor, codec, cfg["embedder"], cfg.get("max_tokens", 32), cfg.get("info"), embedder, device)
+        inv = cls(hyp, cor, codec, cfg["embedder"], cfg.get("max_tokens", 32), cfg.get("info"), embedder, device,
+                  precision)
         inv.source = str(path)
         return inv
 
@@ -246,7 +267,8 @@ class Inverter:
         t0 = time.perf_counter()
         for start in range(0, n_rows, chunk):
             rows = slice(start, min(start + chunk, n_rows))
-            ids = fn(rows, beam)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                ids = fn(rows, beam)
             out.extend(self.codec.decode(ids.cpu()))
         self.stats["decode_seconds"] += time.perf_counter() - t0
         return out
@@ -297,6 +319,7 @@ class Inverter:
         unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
         cache: dict[str, np.ndarray] = {}
         scored: list[dict[str, float]] = [{} for _ in range(n)]  # each text's cosine, computed once
+        expanded: list[dict[str, list[str]]] = [{} for _ in range(n)]  # each candidate's corrections
         spent = [0] * n
 
         def cos(i: int, texts: Sequence[str]) -> list[float]:
@@ -345,20 +368,23 @@ class Inverter:
         for step in range(1, steps + 1):
             if not active:
                 break
-            rows = [(i, t) for i in active for t, _ in beams[i]]
-            hyp_ids = self.codec.ids([t for _, t in rows], self.max_tokens + 8)
-            e_rows = e[[i for i, _ in rows]]
-            e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows])).to(dev)
+            # Decoding is deterministic given (target, hypothesis), so a candidate that stayed in
+            # the beam is never expanded twice: its corrections are remembered from last time.
+            rows = [(i, t) for i in active for t, _ in beams[i] if t not in expanded[i]]
+            if rows:
+                hyp_ids = self.codec.ids([t for _, t in rows], self.max_tokens + 8)
+                e_rows = e[[i for i, _ in rows]]
+                e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows])).to(dev)
 
-            def gen_cor(sl, b):
-                ids, mask = self.codec.pad(hyp_ids[sl])
-                return self.corrector.generate(e_rows[sl], e_hat[sl], ids.to(dev), mask.to(dev),
-                                               self.max_len, num_beams=b, num_return=b)
+                def gen_cor(sl, b):
+                    ids, mask = self.codec.pad(hyp_ids[sl])
+                    return self.corrector.generate(e_rows[sl], e_hat[sl], ids.to(dev), mask.to(dev),
+                                                   self.max_len, num_beams=b, num_return=b)
 
-            new = self._decode(gen_cor, len(rows), max(1, 256 // beam), beam)
-            pools = {i: [t for t, _ in beams[i]] for i in active}
-            for r, (i, _) in enumerate(rows):
-                pools[i].extend(new[r * beam:(r + 1) * beam])
+                new = self._decode(gen_cor, len(rows), max(1, 256 // beam), beam)
+                for r, (i, t) in enumerate(rows):
+                    expanded[i][t] = new[r * beam:(r + 1) * beam]
+            pools = {i: [t for t, _ in beams[i]] + [c for t, _ in beams[i] for c in expanded[i][t]] for i in active}
             charge([pools.get(i, []) for i in range(n)])
             for i in list(active):
                 before = [t for t, _ in beams[i]]
@@ -396,8 +422,13 @@ class Inverter:
         return self.invert(self.embedder.embed(list(texts)), **kwargs)
 
 
-def load_inverter(spec: str | Path = "minilm", embedder=None, device: str | None = None) -> Inverter:
-    """Load an inverter folder, or a shipped inverter by name (``"minilm"``)."""
+def load_inverter(spec: str | Path = "minilm", embedder=None, device: str | None = None,
+                  precision: str = "auto") -> Inverter:
+    """Load an inverter folder, or a shipped inverter by name (``"minilm"``).
+
+    ``precision``: "auto" decodes in bf16 where the hardware computes it natively (CUDA with bf16,
+    CPUs with AVX512-BF16 or AMX; about 1.6x faster on such a CPU), else fp32; "fp32"; "bf16".
+    Candidates are always ranked by the real embedder's cosine, whatever the decoding precision."""
     path = Path(spec)
     if not path.exists() and (SHIPPED_DIR / str(spec)).exists():
         path = SHIPPED_DIR / str(spec)
@@ -405,7 +436,7 @@ def load_inverter(spec: str | Path = "minilm", embedder=None, device: str | None
         shipped = sorted(p.name for p in SHIPPED_DIR.iterdir() if (p / "inverter.json").exists()) if SHIPPED_DIR.exists() else []
         hint = f"shipped inverters: {', '.join(shipped)}" if shipped else "no inverter ships with this version"
         raise CheckpointError(f"no inverter at '{spec}' ({hint}); train one with 'unembed train --out DIR'")
-    return Inverter.load(path, embedder=embedder, device=device)
+    return Inverter.load(path, embedder=embedder, device=device, precision=precision)
 
 
 __all__ = ["Inverter", "Inversion", "Step", "load_inverter", "UnembedError"]

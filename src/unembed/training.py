@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError, InputError, UnembedError
-from .inverter import Inverter, _atomic_write_bytes, load_model, save_model
+from .inverter import Inverter, _atomic_write_bytes, cpu_has_bf16
 from .models import Corrector, CorrectorConfig, Hypothesizer, HypothesizerConfig, TransformerConfig, load_bert_weights
 from .tokenization import Codec
 
@@ -121,19 +121,12 @@ def _read_json(path: Path):
         raise CheckpointError(f"{path} is corrupt: {exc}; delete it to redo that stage") from None
 
 
-def _has_bf16_cpu() -> bool:
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text() or "amx_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
 def resolve_precision(choice: str) -> str:
     if choice != "auto":
         return choice
     if torch.cuda.is_available():
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return "bf16" if _has_bf16_cpu() else "no"
+    return "bf16" if cpu_has_bf16() else "no"
 
 
 def model_configs(cfg: TrainConfig, embedding_dim: int, vocab_size: int, codec: Codec):
