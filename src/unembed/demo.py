@@ -107,8 +107,8 @@ def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=No
 
     # The attacker side: read the vectors back, read-only, and invert them.
     uri = f"chroma://{store.resolve()}?collection=demo"
-    reader = open_store(uri)
-    got = {i: v for b in reader.batches() for i, v in zip(b.ids, b.vectors)}
+    with open_store(uri) as reader:
+        got = {i: v for b in reader.batches() for i, v in zip(b.ids, b.vectors)}
     vectors = [got[i] for i in ids]
     console.print(f"Read {len(vectors)} vectors of dimension {len(vectors[0])} from {uri}")
     results = inverter.invert(vectors, steps=steps if inverter.corrector is not None else 0, beam=beam)

@@ -27,9 +27,10 @@ Every reader has ``kind``, ``lossy`` (its vectors are approximations, e.g. FAISS
 from __future__ import annotations
 
 import logging
-import os
+import re
 import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
@@ -78,6 +79,7 @@ class BaseReader:
     """Defaults shared by the readers: notes, a private copy's cleanup, the context manager."""
 
     kind = "store"
+    label = "this store's client"  # for notes: "Chroma", "Milvus Lite"...
 
     def __init__(self, uri: str):
         self.uri = uri
@@ -90,6 +92,8 @@ class BaseReader:
         """Copy ``path`` (file or folder) into a temporary folder and return the copy's path."""
         size = _size(path)
         self._tmp = tempfile.mkdtemp(prefix="unembed-store-")
+        # removed on close(), or when the reader is garbage-collected or the process exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
         free = shutil.disk_usage(self._tmp).free
         if size > free:
             self.close()
@@ -104,13 +108,13 @@ class BaseReader:
         except OSError as exc:
             self.close()
             raise StoreError(f"cannot copy {path} to read it: {exc}") from None
-        self.notes.append(f"{self.kind} has no read-only mode, so the audit read a private copy "
+        self.notes.append(f"{self.label} has no read-only mode, so the audit read a private copy "
                           f"({size / 1e6:.1f} MB) of the store; the original was not opened by the client")
         return dest
 
     def close(self) -> None:
         if self._tmp:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._cleanup()
             self._tmp = None
 
     def __enter__(self):
@@ -131,13 +135,18 @@ def _size(path: Path) -> int:
 
 def redact(uri: str) -> str:
     """``uri`` without a password or an API key (for summaries and reports)."""
-    parsed = urlparse(uri)
-    netloc = parsed.netloc
-    if parsed.password:
-        netloc = netloc.replace(f":{parsed.password}@", ":***@")
-    query = "&".join(f"{k}={'***' if k.lower() in ('api_key', 'apikey', 'password', 'token') else v}"
-                     for k, v in parse_qsl(parsed.query, keep_blank_values=True))
-    return urlunparse(parsed._replace(netloc=netloc, query=query))
+    try:
+        parsed = urlparse(uri)
+        password = parsed.password
+    except ValueError:
+        return uri
+    out = uri
+    if password:
+        out = out.replace(f":{password}@", ":***@", 1)
+    for k, v in parse_qsl(parsed.query, keep_blank_values=True):
+        if k.lower() in ("api_key", "apikey", "password", "token") and v:
+            out = re.sub(rf"([?&]{re.escape(k)}=)[^&#]*", r"\1***", out)
+    return out
 
 
 def uri_path(parsed, uri: str) -> Path:

@@ -15,6 +15,7 @@ from . import BaseReader, Batch, StoreError, check_params, missing_client
 
 class ChromaReader(BaseReader):
     kind = "chroma"
+    label = "Chroma"
 
     def __init__(self, uri: str, path: Path | str, query: dict):
         super().__init__(uri)

@@ -20,6 +20,7 @@ from . import DOCUMENT_KEYS, BaseReader, Batch, StoreError, as_text, check_param
 
 class MilvusReader(BaseReader):
     kind = "milvus lite"
+    label = "Milvus Lite"
 
     def __init__(self, uri: str, path: Path | str, query: dict):
         super().__init__(uri)
@@ -32,6 +33,7 @@ class MilvusReader(BaseReader):
         if not path.exists():
             raise StoreError(f"no Milvus Lite database at '{path}', from {uri}")
         copy = self.private_copy(path)
+        self._copy = str(copy)
         try:
             with _quiet():
                 self.client = MilvusClient(str(copy))
@@ -107,6 +109,17 @@ class MilvusReader(BaseReader):
             except Exception:  # pragma: no cover
                 pass
             self.client = None
+        if getattr(self, "_copy", None):
+            # Milvus Lite keeps a server per database until the process exits, and flushes the database
+            # when it stops: stop it now, before the private copy is deleted
+            try:
+                from milvus_lite.server_manager import server_manager_instance
+
+                with _quiet():
+                    server_manager_instance.release_server(self._copy)
+            except Exception:  # pragma: no cover - other milvus-lite versions
+                pass
+            self._copy = None
         super().close()
 
 

@@ -21,6 +21,7 @@ PARAMS = ("collection", "vector", "text", "api_key")
 
 class QdrantReader(BaseReader):
     kind = "qdrant"
+    label = "Qdrant local mode"
 
     def __init__(self, uri: str, query: dict, path: Path | None = None, url: str | None = None):
         super().__init__(uri)
