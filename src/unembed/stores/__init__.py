@@ -164,6 +164,20 @@ def check_params(uri: str, query: dict, allowed: tuple[str, ...]) -> None:
                          f"this store takes {', '.join(allowed) or 'none'}")
 
 
+def choose(uri: str, names, wanted: str | None, what: str = "collection", param: str | None = None) -> str:
+    """The one ``what`` (collection, table, vector column) a URI means: the named one, or the only one."""
+    names = list(names)
+    param = param or what
+    found = ", ".join(names) or "none"
+    if wanted is None:
+        if len(names) != 1:
+            raise StoreError(f"{uri}: name a {what} with ?{param}=NAME (found: {found})")
+        return names[0]
+    if wanted not in names:
+        raise StoreError(f"{uri}: no {what} '{wanted}' (found: {found})")
+    return wanted
+
+
 def pick_document(keys, wanted: str | None, where: str) -> str | None:
     """The document field: the one named in the URI (must exist), else the first of DOCUMENT_KEYS."""
     keys = list(keys)

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import BaseReader, Batch, StoreError, check_params, missing_client
+from . import BaseReader, Batch, StoreError, check_params, choose, missing_client
 
 
 class ChromaReader(BaseReader):
@@ -32,13 +32,7 @@ class ChromaReader(BaseReader):
             settings = chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
             self.client = chromadb.PersistentClient(path=str(copy), settings=settings)
             names = sorted(getattr(c, "name", c) for c in self.client.list_collections())
-            name = query.get("collection")
-            if name is None:
-                if len(names) != 1:
-                    raise StoreError(f"{uri}: name a collection with ?collection=NAME (found: {', '.join(names) or 'none'})")
-                name = names[0]
-            if name not in names:
-                raise StoreError(f"{uri}: no collection '{name}' (found: {', '.join(names) or 'none'})")
+            name = choose(uri, names, query.get("collection"), "collection")
             self.collection = self.client.get_collection(name)
         except StoreError:
             self.close()

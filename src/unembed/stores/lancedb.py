@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import BaseReader, Batch, StoreError, as_text, check_params, missing_client, pick_document
+from . import BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client, pick_document
 
 
 class LanceDBReader(BaseReader):
@@ -34,13 +34,7 @@ class LanceDBReader(BaseReader):
             db = lancedb.connect(str(path))
             listed = db.list_tables() if hasattr(db, "list_tables") else db.table_names()
             names = sorted(getattr(listed, "tables", listed))
-            name = query.get("table")
-            if name is None:
-                if len(names) != 1:
-                    raise StoreError(f"{uri}: name a table with ?table=NAME (found: {', '.join(names) or 'none'})")
-                name = names[0]
-            if name not in names:
-                raise StoreError(f"{uri}: no table '{name}' (found: {', '.join(names) or 'none'})")
+            name = choose(uri, names, query.get("table"), "table")
             self.table = db.open_table(name)
             schema = self.table.schema
         except StoreError:

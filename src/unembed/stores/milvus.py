@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import DOCUMENT_KEYS, BaseReader, Batch, StoreError, as_text, check_params, missing_client
+from . import DOCUMENT_KEYS, BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client
 
 
 class MilvusReader(BaseReader):
@@ -38,13 +38,7 @@ class MilvusReader(BaseReader):
             with _quiet():
                 self.client = MilvusClient(str(copy))
                 names = sorted(self.client.list_collections())
-                name = query.get("collection")
-                if name is None:
-                    if len(names) != 1:
-                        raise StoreError(f"{uri}: name a collection with ?collection=NAME (found: {', '.join(names) or 'none'})")
-                    name = names[0]
-                if name not in names:
-                    raise StoreError(f"{uri}: no collection '{name}' (found: {', '.join(names) or 'none'})")
+                name = choose(uri, names, query.get("collection"), "collection")
                 desc = self.client.describe_collection(name)
                 self.client.load_collection(name)
         except StoreError:

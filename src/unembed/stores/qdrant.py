@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
-from . import BaseReader, Batch, StoreError, as_text, check_params, missing_client, pick_document
+from . import BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client, pick_document
 
 PARAMS = ("collection", "vector", "text", "api_key")
 
@@ -43,13 +43,7 @@ class QdrantReader(BaseReader):
                                            timeout=30, check_compatibility=False)
                 where = url
             names = sorted(c.name for c in self.client.get_collections().collections)
-            name = query.get("collection")
-            if name is None:
-                if len(names) != 1:
-                    raise StoreError(f"{uri}: name a collection with ?collection=NAME (found: {', '.join(names) or 'none'})")
-                name = names[0]
-            if name not in names:
-                raise StoreError(f"{uri}: no collection '{name}' (found: {', '.join(names) or 'none'})")
+            name = choose(uri, names, query.get("collection"), "collection")
             self.name = name
             params = self.client.get_collection(name).config.params
             self.vector_name = self._vector_name(params.vectors, query.get("vector"))
