@@ -168,7 +168,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     print()
-    print(f"| records | store | steps | beam | seconds | records/s | invert s | check s | score+write s | read+other s |")
+    print("| records | store | steps | beam | seconds | records/s | invert s | check s | score+write s | read+other s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {result['records']} | {args.store} | {args.steps} | {args.beam} | {result['seconds_total']} | "
           f"{result['records_per_second']} | {result['seconds_invert']} | {result['seconds_check']} | "

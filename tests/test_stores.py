@@ -291,7 +291,7 @@ def test_missing_client_names_the_extra(scheme, module, extra, tmp_path, monkeyp
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "chroma.sqlite3").write_text("")
     (tmp_path / "x" / "collection").mkdir()
-    uri = f"postgresql://u@localhost/db?table=t" if scheme == "postgresql" else f"{scheme}://{tmp_path / 'x'}"
+    uri = "postgresql://u@localhost/db?table=t" if scheme == "postgresql" else f"{scheme}://{tmp_path / 'x'}"
     with pytest.raises(StoreError) as exc:
         open_store(uri)
     assert f"pip install 'unembed[{extra}]'" in str(exc.value) and "\n" not in str(exc.value)

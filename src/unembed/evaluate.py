@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np

@@ -213,7 +213,6 @@ def _diff_html(original: str, recovered: str, items: list[dict], normalize) -> t
 
 def _verdict(s: dict) -> tuple[str, bool]:
     n = s.get("n", 0)
-    check = s.get("embedder_check") or {}
     if s.get("status") == "refused":
         return ("The audit was refused: the stored vectors do not fit this inverter's embedder (see the embedder "
                 "check below), so no text was recovered. Audit it with an inverter trained for the embedder that "
