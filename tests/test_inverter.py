@@ -143,3 +143,43 @@ def test_bf16_decoding_runs_and_ranks_by_real_cosine(tiny_run, minilm):
         assert r.cosine == pytest.approx(float(again @ v / np.linalg.norm(again) / np.linalg.norm(v)), abs=1e-4)
     with pytest.raises(InputError, match="precision"):
         load_inverter(tiny_run, embedder=minilm, precision="fp8")
+
+
+def test_int8_quantisation_error_within_half_a_step():
+    import torch
+
+    from unembed.inverter import quantize_int8
+
+    w = torch.randn(300, 257) * torch.logspace(-3, 1, 300)[:, None]  # rows of very different scales
+    q, scale = quantize_int8(w)
+    assert q.dtype == torch.int8 and scale.shape == (300,)
+    err = (w - q.float() * scale[:, None]).abs()
+    assert (err <= scale[:, None] / 2 + 1e-7).all()
+    assert q.abs().amax(dim=1).eq(127).all()  # each row uses the full range
+
+
+def test_int8_export_shares_token_embeddings_and_keeps_the_model(tiny_inverter, minilm, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from unembed.inverter import INT8_SCALE
+
+    assert "seq2seq.tok.weight" in tiny_inverter.shared_tensors()  # the corrector froze them
+    tiny_inverter.save(tmp_path / "q", dtype="int8")
+    hyp_file = load_file(str(tmp_path / "q" / "hypothesizer.safetensors"))
+    cor_file = load_file(str(tmp_path / "q" / "corrector.safetensors"))
+    assert "seq2seq.tok.weight" not in cor_file  # stored once, in the hypothesizer
+    assert hyp_file["seq2seq.tok.weight"].dtype == torch.int8 and "seq2seq.tok.weight" + INT8_SCALE in hyp_file
+    assert all(v.dtype in (torch.int8, torch.float16, torch.float32) for v in hyp_file.values())
+    again = load_inverter(tmp_path / "q", embedder=minilm)
+    w = tiny_inverter.hypothesizer.state_dict()["seq2seq.tok.weight"].float()
+    w8 = again.hypothesizer.state_dict()["seq2seq.tok.weight"]
+    assert ((w - w8).abs() <= w.abs().amax(dim=1, keepdim=True) / 254 + 1e-6).all()
+    assert torch.equal(again.corrector.state_dict()["seq2seq.tok.weight"], w8)
+    # teacher-forced loss of the quantised hypothesizer stays within 2% of the original's
+    e = torch.from_numpy(minilm.embed(TEXTS))
+    labels = tiny_inverter.codec.labels(TEXTS, 32)
+    with torch.no_grad():
+        before = float(tiny_inverter.hypothesizer.eval()(e=e, labels=labels))
+        after = float(again.hypothesizer.eval()(e=e, labels=labels))
+    assert abs(after - before) / before < 0.02

@@ -56,7 +56,7 @@ def train(
     eval_every: int = typer.Option(500),
     save_every: int = typer.Option(200),
     mixed_precision: str = typer.Option("auto", help="auto, bf16, fp16, no"),
-    export_dtype: str = typer.Option("float32", help="float32 or float16 weights in the inverter folder"),
+    export_dtype: str = typer.Option("float32", help="float32, float16, bfloat16 or int8 (per-row weight quantisation) weights in the inverter folder"),
     n_validation: int = typer.Option(500),
     n_test: int = typer.Option(500),
     seed: int = typer.Option(0),

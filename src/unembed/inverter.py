@@ -76,15 +76,46 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save_model(model: torch.nn.Module, path: Path, dtype: torch.dtype | None = None) -> None:
+INT8_SCALE = ".int8_row_scale"  # companion tensor of an int8 weight: one float32 scale per row
+INT8_MIN_SIZE = 65536  # smaller tensors (biases, norms, position tables) stay in float16
+
+
+def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-row int8: ``w ~= q * scale[:, None]``, error at most ``scale / 2`` per entry."""
+    w = w.detach().float()
+    scale = (w.abs().amax(dim=1) / 127.0).clamp_min(1e-12)
+    q = torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8)
+    return q, scale
+
+
+def save_model(model: torch.nn.Module, path: Path, dtype: torch.dtype | str | None = None,
+               skip: Sequence[str] = ()) -> None:
+    """Save ``model``'s weights as safetensors, optionally cast; ``skip`` names tensors left out.
+
+    ``dtype="int8"``: matrices of at least ``INT8_MIN_SIZE`` entries become per-row int8 with a
+    float32 scale each (weight-only quantisation; computation stays in float), the rest float16."""
     from safetensors.torch import save
 
-    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
-             for k, v in model.state_dict().items()}
+    state: dict[str, torch.Tensor] = {}
+    for k, v in model.state_dict().items():
+        if k in skip:
+            continue
+        v = v.detach().cpu()
+        if dtype in ("int8", torch.int8) and v.is_floating_point():
+            if v.dim() == 2 and v.numel() >= INT8_MIN_SIZE:
+                q, scale = quantize_int8(v)
+                state[k], state[k + INT8_SCALE] = q, scale
+                continue
+            v = v.to(torch.float16)
+        elif dtype not in (None, "int8", torch.int8) and v.is_floating_point():
+            v = v.to(dtype)
+        state[k] = v.contiguous()
     _atomic_write_bytes(Path(path), save(state))
 
 
-def load_model(model: torch.nn.Module, path: Path) -> torch.nn.Module:
+def load_model(model: torch.nn.Module, path: Path, shared: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
+    """Load weights saved by :func:`save_model` (any dtype; int8 is dequantised); ``shared`` fills
+    tensors the file leaves out because another model of the folder holds them."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -92,6 +123,14 @@ def load_model(model: torch.nn.Module, path: Path) -> torch.nn.Module:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"cannot read weights {path}: {exc} (the file is corrupt or truncated; retrain or re-copy it)") from None
+    for k in [k for k in state if k.endswith(INT8_SCALE)]:
+        base = k[: -len(INT8_SCALE)]
+        scale = state.pop(k)
+        if base not in state or state[base].dtype != torch.int8 or state[base].shape[:1] != scale.shape:
+            raise CheckpointError(f"weights {path}: {k} does not match an int8 tensor {base} (corrupt file)")
+        state[base] = state[base].float() * scale.float()[:, None]
+    for k, v in (shared or {}).items():
+        state.setdefault(k, v)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -210,16 +249,30 @@ class Inverter:
             "info": self.info,
         }
 
-    def save(self, path: str | Path, dtype: torch.dtype | None = None) -> Path:
+    def shared_tensors(self) -> list[str]:
+        """Corrector tensors equal to the hypothesizer's of the same name (the frozen token
+        embeddings): saved once, in hypothesizer.safetensors."""
+        if self.corrector is None:
+            return []
+        h, c = self.hypothesizer.state_dict(), self.corrector.state_dict()
+        return sorted(k for k, v in c.items() if k in h and h[k].shape == v.shape and v.numel() >= INT8_MIN_SIZE
+                      and torch.equal(h[k], v))
+
+    def save(self, path: str | Path, dtype: torch.dtype | str | None = None) -> Path:
+        """Write the inverter folder; ``dtype``: None (as trained), a float dtype, or "int8"."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
+        shared = self.shared_tensors()
         save_model(self.hypothesizer, path / "hypothesizer.safetensors", dtype)
         if self.corrector is not None:
-            save_model(self.corrector, path / "corrector.safetensors", dtype)
+            save_model(self.corrector, path / "corrector.safetensors", dtype, skip=shared)
         elif (path / "corrector.safetensors").exists():
             (path / "corrector.safetensors").unlink()
         self.codec.save(path / "tokenizer.json")
-        _atomic_write_bytes(path / "inverter.json", json.dumps(self.config(), indent=2).encode())
+        cfg = self.config()
+        cfg["corrector_shares"] = shared  # tensors corrector.safetensors takes from the hypothesizer
+        cfg["weights_dtype"] = str(dtype or "as trained").replace("torch.", "")
+        _atomic_write_bytes(path / "inverter.json", json.dumps(cfg, indent=2).encode())
         return path
 
     @classmethod
@@ -238,7 +291,11 @@ class Inverter:
             raise CheckpointError(f"{cfg_file} is corrupt: {exc}") from None
         load_model(hyp, path / "hypothesizer.safetensors")
         if cor is not None:
-            load_model(cor, path / "corrector.safetensors")
+            own = hyp.state_dict()
+            shared = cfg.get("corrector_shares") or []
+            if any(k not in own for k in shared):
+                raise CheckpointError(f"{cfg_file} is corrupt: corrector_shares names tensors the hypothesizer lacks")
+            load_model(cor, path / "corrector.safetensors", {k: own[k] for k in shared})
         codec = Codec.from_file(path / "tokenizer.json")
         inv = cls(hyp, cor, codec, cfg["embedder"], cfg.get("max_tokens", 32), cfg.get("info"), embedder, device,
                   precision)

