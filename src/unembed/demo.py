@@ -4,16 +4,11 @@ Realistic sentences (names, e-mail addresses, numbers) are embedded with MiniLM 
 embedded Chroma store, the way an application would; the vectors are then read back through the
 read-only store reader, as an attacker who copied the store would, and inverted.
 
-The shipped inverter is used when one ships; otherwise a small inverter is trained on the spot on a
-slice of the default corpus (a few minutes on a laptop CPU), and the output says so.
+The inverter is the one that ships with unembed (``load_inverter("minilm")``); no training step.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
-
-from .errors import CheckpointError
-from .progress import RichReporter, bars
 
 SENTENCES = [
     "Please send the signed contract to maria.garcia@example.com before Friday.",
@@ -26,59 +21,17 @@ SENTENCES = [
     "My password reset code is 48213, do not share it with anyone.",
 ]
 
-DEMO_CORPUS_SIZE = 6000
-DEMO_TRAINING = dict(model="small", batch_size=32, hypothesizer_steps=300, corrector_steps=100,
-                     corrector_examples=1500, warmup_steps=30, eval_every=0, save_every=50,
-                     n_validation=50, n_test=50)
 
+def _inverter(console):
+    from .inverter import load_inverter
 
-def _run_dir(out_dir: Path) -> Path:
-    """The on-the-spot run's folder, named by its settings so a changed recipe never clashes."""
-    import hashlib
-    import json
-
-    key = hashlib.sha256(json.dumps([DEMO_CORPUS_SIZE, DEMO_TRAINING], sort_keys=True).encode()).hexdigest()[:8]
-    return out_dir / f"inverter-{key}"
-
-
-def _inverter(out_dir: Path, console):
-    from .inverter import SHIPPED_DIR, load_inverter
-
-    if (SHIPPED_DIR / "minilm" / "inverter.json").exists():
-        console.print("Using the shipped MiniLM inverter.")
-        return load_inverter("minilm"), True
-    run = _run_dir(out_dir)
-    try:
-        inv = load_inverter(run)
-        if inv.corrector is not None:
-            console.print(f"Using the inverter trained earlier by the demo in {run}.")
-            return inv, False
-    except CheckpointError:
-        pass
-    return _train_on_the_spot(out_dir, console), False
-
-
-def _train_on_the_spot(out_dir: Path, console):
-    from .corpus import load_corpus
-    from .training import TrainConfig, train
-
-    console.print("[yellow]No inverter ships with this version yet: training a small one on the spot "
-                  f"on {DEMO_CORPUS_SIZE} texts of the default corpus (a few minutes on CPU). "
-                  "Expect rough recoveries: a model trained for minutes, not days.[/yellow]")
-    corpus = load_corpus("default")
-    subset = out_dir / "demo_corpus.txt"
-    subset.parent.mkdir(parents=True, exist_ok=True)
-    subset.write_text("\n".join(corpus.train[:DEMO_CORPUS_SIZE]) + "\n")
-    cfg = TrainConfig(out=str(_run_dir(out_dir)), corpus=str(subset), **DEMO_TRAINING)
-    t0 = time.perf_counter()
-    with bars(console) as p:
-        inv = train(cfg, resume=True, reporter=RichReporter(p))
-    console.print(f"Trained in {(time.perf_counter() - t0) / 60:.1f} minutes.")
+    inv = load_inverter("minilm")  # a clear CheckpointError when the shipped inverter is missing
+    console.print("Using the shipped MiniLM inverter (src/unembed/inverters/minilm, see its MODEL_CARD.md).")
     return inv
 
 
 def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=None) -> list[dict]:
-    """Run the demo; ``inverter`` (an Inverter or a folder) overrides the shipped / on-the-spot one."""
+    """Run the demo; ``inverter`` (an Inverter or a folder) overrides the shipped one."""
     import chromadb
     from rich.console import Console
     from rich.table import Table
@@ -89,7 +42,7 @@ def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=No
     console = console or Console()
     out_dir = Path(out_dir)
     if inverter is None:
-        inverter, shipped = _inverter(out_dir, console)
+        inverter, shipped = _inverter(console), True
     else:
         from .inverter import Inverter, load_inverter
 

@@ -355,7 +355,8 @@ class Inverter:
             raise InputError("this inverter has no corrector (hypothesizer only): use --steps 0")
         vectors = check_vectors(vectors, self.dim)
         _ = self.embedder  # load and check before any work
-        self.stats = {"embedder_calls": 0, "texts_embedded": 0, "embed_seconds": 0.0, "decode_seconds": 0.0}
+        self.stats = {"embedder_calls": 0, "texts_embedded": 0, "embed_seconds": 0.0, "decode_seconds": 0.0,
+                      "step_seconds": [0.0] * (steps + 1), "step_embedder_calls": [0] * (steps + 1)}
         t_start = time.perf_counter()
         results: list[Inversion] = []
         for start in range(0, len(vectors), batch_size):
@@ -371,6 +372,16 @@ class Inverter:
     def _invert_batch(self, targets: np.ndarray, steps, beam, early_stop, threshold, patience, min_delta):
         n = len(targets)
         dev = self.device
+        t_step, calls_step = time.perf_counter(), self.stats["embedder_calls"]
+
+        def step_done(step: int) -> None:
+            """Time and embedder calls per step, summed over batches: the cost of stopping earlier."""
+            nonlocal t_step, calls_step
+            now = time.perf_counter()
+            self.stats["step_seconds"][step] += now - t_step
+            self.stats["step_embedder_calls"][step] += self.stats["embedder_calls"] - calls_step
+            t_step, calls_step = now, self.stats["embedder_calls"]
+
         e = torch.from_numpy(targets).to(dev)
         unit = targets.astype(np.float64)
         unit /= np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
@@ -416,6 +427,7 @@ class Inverter:
             for r in results:
                 r.stopped = "no_corrector"
         since_best = [0] * n
+        step_done(0)
         if early_stop:
             for i in list(active):
                 if beams[i][0][1] >= threshold:
@@ -463,6 +475,7 @@ class Inverter:
                 if reason:
                     res.stopped = reason
                     active.remove(i)
+            step_done(step)
 
         for i, res in enumerate(results):
             res.text, res.cosine = beams[i][0]
