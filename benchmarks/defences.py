@@ -91,6 +91,8 @@ def main() -> None:
     ap.add_argument("--smoke", action="store_true", help="tiny numbers: checks the pipeline, measures nothing")
     ap.add_argument("--utility-only", action="store_true", help="retrieval utility of a wider grid, no inverter")
     ap.add_argument("--threshold", type=float, default=10.0)
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a DefendConfig number, e.g. --set n_texts=60 --set adaptive_steps=200 (repeatable)")
     ap.add_argument("--precision", default="auto")
     args = ap.parse_args()
 
@@ -108,8 +110,14 @@ def main() -> None:
     work = Path(args.work)
     if work.exists() and not args.resume:
         shutil.rmtree(work)
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        if key not in DefendConfig.__dataclass_fields__ or not value:
+            sys.exit(f"--set {item}: expected FIELD=VALUE with a DefendConfig field")
+        overrides[key] = tuple(int(v) for v in value.split(",")) if key == "leaked_pairs" else type(getattr(DefendConfig(out="-"), key))(value)
     cfg = DefendConfig(out=str(work), defences=args.defences, threshold=args.threshold, resume=args.resume,
-                       **(SMOKE if args.smoke else {}))
+                       **(SMOKE if args.smoke else {}), **overrides)
     inv = load_inverter(args.inverter, precision=args.precision)
     t0 = time.time()
     console = Console(stderr=True)
@@ -121,7 +129,7 @@ def main() -> None:
     for r in res["defences"]:
         r.pop("examples", None)
     meta = {"date": str(date.today()), "machine": machine(), "seconds": seconds, "inverter": args.inverter,
-            "smoke": args.smoke, "work": str(work)}
+            "smoke": args.smoke, "work": str(work), "command": "python benchmarks/defences.py " + " ".join(sys.argv[1:])}
     (results_dir / "defences.json").write_text(json.dumps({"meta": meta, **res}, indent=2))
     shutil.copy(work / "utility_leakage.png", results_dir / "defences.png")
 
