@@ -75,7 +75,7 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     print()
     print("| method | AUC on known-unused | flagged (bottom 2% of eligible) | of which unreachable | verified | precision "
-          "| recall (pooled) | bottom 2% of the whole vocabulary: outside known-unused |")
+          "| recall (pooled) | bottom 2% of the whole vocabulary: outside known-unused (verified) |")
     print("|---|---|---|---|---|---|---|---|")
     for name, m in methods.items():
         if m.get("skipped"):
@@ -88,7 +88,7 @@ def main() -> None:
         recall = "n/a" if m["recall"] is None else f"{m['recall']:.2f}"
         print(f"| {name} | {auc} | {m['flagged']} | {m['flagged_unreachable']} | {m['verified_of_flagged']} of "
               f"{m['tested_of_flagged']} | {precision} | {recall} | "
-              f"{whole.get('outside_known_unused', '-')} of {whole.get('size', '-')} |")
+              f"{whole.get('outside_known_unused', '-')} of {whole.get('size', '-')} ({whole.get('verified', '-')}) |")
     if args.json_out:
         Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")

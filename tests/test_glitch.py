@@ -288,13 +288,20 @@ def test_fill_keeps_a_byte_level_token_its_own_space():
     (["--model", "minilm", "--clusters", "1"], "--clusters must be at least 2"),
     (["--model", "minilm", "--top", "0.9"], "--top must be above 0"),
 ])
-def test_bad_input_is_one_line(args, message, tmp_path):
+def test_bad_input_is_one_line(args, message, tmp_path, monkeypatch, capsys):
+    """Through the command's entry point, in this process (a subprocess per case costs seconds)."""
+    from unembed.cli import main
+
     (tmp_path / "empty").mkdir()
     (tmp_path / "file").write_text("not a model")
     args = [a.format(empty=tmp_path / "empty", file=tmp_path / "file") for a in args]
-    p = run("glitch", "--out", tmp_path / "o", *args, code=2)
-    lines = [line for line in p.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], p.stderr
+    monkeypatch.setenv("COLUMNS", "400")  # a wide terminal: rich would shorten long paths in a narrow one
+    monkeypatch.setattr(sys, "argv", ["unembed", "glitch", "--out", str(tmp_path / "o"), *args])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    assert exit_.value.code == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], lines
     assert not (tmp_path / "o").exists()
 
 
@@ -313,3 +320,5 @@ def test_library_refuses_bad_settings(minilm_vm, tmp_path):
         audit_vocabulary(minilm_vm, tmp_path, clusters=40000)
     with pytest.raises(InputError, match="fraction"):
         audit_vocabulary(minilm_vm, tmp_path, top_fraction=0)
+    with pytest.raises(InputError, match="control must be at least 10"):
+        audit_vocabulary(minilm_vm, tmp_path, control=3)

@@ -54,6 +54,7 @@ REJECT_ABOVE = 0.1  # ... and above this rejected
 COLLISION_FRACTION = 0.25  # "indistinguishable": closer to another token's sentence than 1/4 of the typical gap
 INERT_FRACTION = 0.25  # "does not move the sentence": less than 1/4 of a typical token's shift
 COLLISION_CROWD = 3  # a glitch token collides with a crowd; a word and its plural collide only with each other
+MIN_CONTROL = 10  # encoders: the fewest control tokens that calibrate the carrier-sentence test
 TYPICAL_PAIRS_FROM = 2000  # the typical gap between two tokens' sentences: pairs of at most this many controls
 
 # Token strings that tokenizers use for slots reserved but never filled (BERT, Gemma, Llama 3, fairseq).
@@ -253,7 +254,7 @@ def load_vocab_model(spec: Any) -> VocabModel:
             raise ValueError("not a JSON object")
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise CheckpointError(f"cannot read {cfg_file}: {' '.join(str(exc).split())}; fix or restore the file") from None
-    if _is_causal(config):
+    if _is_causal(config) and not (folder / "modules.json").is_file():  # a sentence-transformers folder embeds
         return _load_causal(folder)
     return _from_embedder(load_embedder(str(folder)), str(folder))
 
@@ -553,6 +554,16 @@ def crossfit_magikarp(m: np.ndarray, reference: np.ndarray, negatives: np.ndarra
     return result
 
 
+def wilson_upper(k: int, n: int, z: float = 1.96) -> float:
+    """Upper end of the Wilson score interval for a proportion of ``k`` in ``n`` (95% by default)."""
+    if n <= 0:
+        return 1.0
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z * z / n))
+
+
 def suspicion_ranks(suspicion: np.ndarray, pool: np.ndarray) -> np.ndarray:
     """1-based rank of every token of ``pool`` by suspicion (1 = most suspicious; ties by id); 0 outside."""
     ranks = np.zeros(len(suspicion), dtype=np.int64)
@@ -613,7 +624,8 @@ def verify_encoder(vm: VocabModel, tested: np.ndarray, control: np.ndarray, plac
     A token *collides* on a carrier when at least ``COLLISION_CROWD`` other tokens' sentences are closer
     to its own than ``COLLISION_FRACTION`` of the typical gap (under-trained tokens crowd together; a word
     and its plural only pair up), and is *inert* when it moves the sentence less than ``INERT_FRACTION``
-    of the typical shift. Verified: it collides, or is inert, on every carrier; rejected: on none.
+    of the typical shift. Verified: it collides, or is inert, on every carrier; uncertain: it collides
+    on some carriers only; rejected: otherwise.
     """
     p, encoded = placeholder_for(vm.tokenizer, CARRIERS, placeholder_pool)
     bases = _Codec(vm.tokenizer).encode([t.replace(" {t}", "") for t in CARRIERS], special=True)
@@ -662,10 +674,10 @@ def verify_encoder(vm: VocabModel, tested: np.ndarray, control: np.ndarray, plac
         col, ine = collide[:, k], inert[:, k]
         if col.all() or ine.all():
             verdict = "verified"
-        elif not col.any() and not ine.any():
-            verdict = "rejected"
-        else:
+        elif col.any():
             verdict = "uncertain"
+        else:  # a token inert in some sentences only is an ordinary quiet word ("immediately", "somewhere")
+            verdict = "rejected"
         c = int(np.argmax(nearest[:, k]))
         why = (f"collides on {int(col.sum())}/{len(CARRIERS)} carriers (at least {int(crowds[:, k].min())} other "
                f"tokens inside the collision radius on each, {COLLISION_CROWD} needed; nearest: id {int(twins[c, k])}, "
@@ -850,6 +862,9 @@ def audit_vocabulary(
     n = len(x)
     if clusters > n:
         raise InputError(f"--clusters {clusters} is more than the {n} tokens of the vocabulary")
+    if vm.kind == "encoder" and control < MIN_CONTROL:
+        raise InputError(f"--control must be at least {MIN_CONTROL} for an encoder: the random control tokens calibrate "
+                         "what a typical token does to a sentence")
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # -- tokenizer checks --------------------------------------------------------------------------
@@ -954,7 +969,7 @@ def audit_vocabulary(
             "candidates_recovered": int(sum(found[i]["recovered"] for i in chosen_c.tolist())),
             "control_inverted": int(len(chosen_k)),
             "control_recovered": int(sum(found[i]["recovered"] for i in chosen_k.tolist())),
-            "note": "only reachable tokens are inverted (no text can hold an unreachable one); a token the "
+            "note": "Only reachable tokens are inverted (no text can hold an unreachable one); a token the "
                     "inverter recovers is rejected whatever the embedding test said",
         }
         t = lap("inverter", t)
@@ -997,8 +1012,12 @@ def audit_vocabulary(
             entry["known_unused_auc"] = roc_auc(s[unused_mask], s[eligible]) if unused_mask.any() else None
         if name in RANKED_METHODS:
             order = np.argsort(-s, kind="stable")[:whole_cut]
+            outside = order[~unused_mask[order]]
             entry["whole_vocab_bottom"] = {"size": whole_cut, "known_unused": int(unused_mask[order].sum()),
-                                           "outside_known_unused": int((~unused_mask[order]).sum())}
+                                           "outside_known_unused": int(len(outside)),
+                                           "special": int(special_mask[outside].sum()),
+                                           "unreachable": int(checks["unreachable"][outside].sum()),
+                                           "verified": int(verified[outside].sum())}
         methods[name] = entry
     if magikarp is None:
         methods["magikarp"] = {"description": METHOD_INFO["magikarp"], "kind": "ranked", "skipped": magikarp_reason,
@@ -1061,16 +1080,20 @@ def audit_vocabulary(
     unflagged_ctrl = [i for i in control_ids.tolist() if not any(flagged[m][i] for m in flagged)]
     missed_rate = (sum(verdict[i] == "verified" for i in unflagged_ctrl) / len(unflagged_ctrl)) if unflagged_ctrl else None
     unflagged_total = int((eligible & ~np.logical_or.reduce([flagged[m] for m in flagged])).sum())
+    n_missed = int(sum(verdict[i] == "verified" for i in unflagged_ctrl))
     behaviour_summary = {k: v for k, v in behaviour.items() if k not in ("per_token", "vectors")}
     behaviour_summary.update({
         "tested": int(len(tested)),
         "candidates": rate(sorted(pool_ids)),
         "control": rate(control_ids),
         "known_unused": rate(unused_ids),
-        "unflagged_control": {"n": len(unflagged_ctrl), "verified": sum(verdict[i] == "verified" for i in unflagged_ctrl),
-                              "verified_rate": missed_rate,
+        "unflagged_control": {"n": len(unflagged_ctrl), "verified": n_missed, "verified_rate": missed_rate,
+                              "unflagged_eligible_tokens": unflagged_total,
                               "estimated_verified_missed_by_all_methods":
-                                  None if missed_rate is None else round(missed_rate * unflagged_total)},
+                                  None if missed_rate is None else round(missed_rate * unflagged_total),
+                              "estimated_missed_upper_95":
+                                  None if missed_rate is None else
+                                  round(wilson_upper(n_missed, len(unflagged_ctrl)) * unflagged_total)},
     })
     summary = {
         "model": {"name": vm.name, "path": vm.path, "kind": vm.kind, "tied": vm.tied, "rows": n,
@@ -1242,9 +1265,10 @@ def render_report(summary: dict, records: list[dict], arrays: dict, rows: int = 
         if m.get("known_unused_auc_in_sample") is not None:
             auc += f"<br><span class=small>in-sample (circular) {fmt(m['known_unused_auc_in_sample'])}</span>"
         if m.get("known_unused_auc") is not None and m["known_unused_auc"] < 0.5:
-            auc += "<br><span class=small>below 0.5: ranks known-unused tokens as less suspicious than the rest</span>"
+            auc += "<br><span class=small>below 0.5: known-unused look <i>least</i> suspicious</span>"
         method_rows.append(
-            f"<tr><td><b>{_e(name)}</b><br><span class=small>{_e(m['description'])}</span></td><td class=num>{auc}</td>"
+            f"<tr><td><b>{_e(name)}</b><br><span class=small>{_e(m['description'])}</span></td>"
+            f"<td class=num style=\"white-space:normal;max-width:170px\">{auc}</td>"
             f"<td class=num>{m['flagged']}</td><td class=num>{m['flagged_unreachable']}</td>"
             f"<td class=num>{m['tested_of_flagged']}</td><td class=num>{m['verified_of_flagged']}</td>"
             f"<td class=num>{fmt(m['precision'], '{:.2f}')}</td><td class=num>{fmt(m['recall'], '{:.2f}')}</td></tr>")
@@ -1259,10 +1283,11 @@ def render_report(summary: dict, records: list[dict], arrays: dict, rows: int = 
         rk = "".join(f"<td class=num>{r['ranks'].get(m) or '-'}</td>" for m in ranked)
         v = r["verdict"]
         colour = {"verified": "bad", "rejected": "ok", "uncertain": "warn"}.get(v, "")
-        trs.append(f"<tr><td class=num>{k}</td><td class=num>{r['id']}</td><td><code>{_e(r['token'])}</code></td>"
+        shown_text = "" if r["text"] == r["token"] else f"<br><span class=small>decodes to {_e(repr(r['text']))}</span>"
+        trs.append(f"<tr><td class=num>{k}</td><td class=num>{r['id']}</td><td><code>{_e(r['token'])}</code>{shown_text}</td>"
                    f"<td>{_e(', '.join(r['flagged_by']))}</td>{rk}<td>{_e(', '.join(r['categories']))}</td>"
                    f"<td><span class=\"banner {colour}\" style=\"padding:1px 6px\">{_e(v)}</span></td>"
-                   f"<td class=small>{_e(r.get('why', ''))}</td></tr>")
+                   f"<td class=small style=\"min-width:340px\">{_e(r.get('why', ''))}</td></tr>")
     cand_table = ("<table><thead><tr><th>#</th><th>id</th><th>token</th><th>flagged by</th>"
                   + "".join(f"<th>rank: {_e(m)}</th>" for m in ranked)
                   + "<th>tokenizer</th><th>verdict</th><th>why</th></tr></thead><tbody>" + "".join(trs) + "</tbody></table>")
@@ -1293,7 +1318,8 @@ def render_report(summary: dict, records: list[dict], arrays: dict, rows: int = 
                     f"to its own than {beh['collision_fraction']:.2f} of the typical gap between two random tokens' "
                     f"sentences (under-trained tokens crowd together; a word and its plural only pair up), and is "
                     f"<b>inert</b> when it shifts the sentence less than {beh['inert_fraction']:.2f} of a typical token's "
-                    f"shift. Verified: collides or inert on every carrier; rejected: on none; otherwise uncertain. "
+                    f"shift. Verified: collides, or is inert, on every carrier; uncertain: collides on some carriers "
+                    f"only; rejected: otherwise. "
                     f"Typical values come from the random control tokens.</p><ul>{carriers}</ul>")
     else:
         beh_text = (f"<p>Magikarp's verification: prompts ({_e(', '.join(beh['prompts']))}) ask the model to repeat the "
@@ -1305,10 +1331,10 @@ def render_report(summary: dict, records: list[dict], arrays: dict, rows: int = 
         for label, r in (("candidates (flagged by any method)", beh["candidates"]),
                          ("random control tokens", beh["control"]), ("known-unused sample (positive control)", beh["known_unused"])))
     unf = beh["unflagged_control"]
-    missed = (f"Of the {unf['n']} control tokens no method flagged, {fmt(unf['verified_rate'], '{:.1%}')} were verified "
-              f"({unf.get('verified', 0)} tokens): "
-              f"an estimated {unf['estimated_verified_missed_by_all_methods']} glitch tokens that every method missed."
-              if unf["n"] else "")
+    missed = (f"Of the {unf['n']} control tokens no method flagged, {unf['verified']} were verified: of the "
+              f"{unf['unflagged_eligible_tokens']:,} tokens no method flags, an estimated "
+              f"{unf['estimated_verified_missed_by_all_methods']:,} are glitch tokens every method missed (95% upper "
+              f"bound {unf['estimated_missed_upper_95']:,})." if unf["n"] else "")
     notes = "".join(f"<li>{_e(n)}</li>" for n in model.get("notes") or [])
     settings = s["settings"]
     mk = methods.get("magikarp", {})
