@@ -759,9 +759,8 @@ def inverter_check(vm: VocabModel, inverter, behaviour: dict, tested: np.ndarray
     reporter.start(stage, len(rows) * len(CARRIERS))
     found: dict[int, dict] = {int(t): {"recovered": False, "texts": []} for t in chosen}
     codec = _Codec(vm.tokenizer)
-    for c, vecs in enumerate(behaviour["vectors"]):
-        results = inverter.invert(vecs[rows], steps=steps, beam=beam,
-                                  progress=lambda done, c=c: reporter.advance(stage, 0))
+    for vecs in behaviour["vectors"]:
+        results = inverter.invert(vecs[rows], steps=steps, beam=beam)
         reporter.advance(stage, len(rows))
         encoded = codec.encode([r.text for r in results])
         for t, r, ids in zip(chosen, results, encoded):
@@ -1280,17 +1279,19 @@ def render_report(summary: dict, records: list[dict], arrays: dict, rows: int = 
     trs = []
     shown = [r for r in records if r["flagged_by"] and r["role"] != "known_unused"][:rows]
     for k, r in enumerate(shown, 1):
-        rk = "".join(f"<td class=num>{r['ranks'].get(m) or '-'}</td>" for m in ranked)
+        rk = "<br>".join((f"<b>{_e(m)} {r['ranks'][m]}</b>" if m in r["flagged_by"] else f"{_e(m)} {r['ranks'].get(m) or '-'}")
+                         for m in ranked)
+        checks = [m for m in r["flagged_by"] if m not in RANKED_METHODS]
         v = r["verdict"]
         colour = {"verified": "bad", "rejected": "ok", "uncertain": "warn"}.get(v, "")
         shown_text = "" if r["text"] == r["token"] else f"<br><span class=small>decodes to {_e(repr(r['text']))}</span>"
         trs.append(f"<tr><td class=num>{k}</td><td class=num>{r['id']}</td><td><code>{_e(r['token'])}</code>{shown_text}</td>"
-                   f"<td>{_e(', '.join(r['flagged_by']))}</td>{rk}<td>{_e(', '.join(r['categories']))}</td>"
+                   f"<td class=small>{rk}</td><td class=small>{_e(', '.join(checks) or '-')}</td>"
                    f"<td><span class=\"banner {colour}\" style=\"padding:1px 6px\">{_e(v)}</span></td>"
-                   f"<td class=small style=\"min-width:340px\">{_e(r.get('why', ''))}</td></tr>")
-    cand_table = ("<table><thead><tr><th>#</th><th>id</th><th>token</th><th>flagged by</th>"
-                  + "".join(f"<th>rank: {_e(m)}</th>" for m in ranked)
-                  + "<th>tokenizer</th><th>verdict</th><th>why</th></tr></thead><tbody>" + "".join(trs) + "</tbody></table>")
+                   f"<td class=small>{_e(r.get('why', ''))}</td></tr>")
+    cand_table = ("<table><thead><tr><th>#</th><th>id</th><th>token</th><th>rank by method (bold: flagged)</th>"
+                  "<th>tokenizer check</th><th>verdict</th><th style=\"width:40%\">why</th></tr></thead><tbody>"
+                  + "".join(trs) + "</tbody></table>")
     n_flagged = sum(1 for r in records if r["flagged_by"] and r["role"] != "known_unused")
 
     cat = s["categories"]
@@ -1331,7 +1332,8 @@ def render_report(summary: dict, records: list[dict], arrays: dict, rows: int = 
         for label, r in (("candidates (flagged by any method)", beh["candidates"]),
                          ("random control tokens", beh["control"]), ("known-unused sample (positive control)", beh["known_unused"])))
     unf = beh["unflagged_control"]
-    missed = (f"Of the {unf['n']} control tokens no method flagged, {unf['verified']} were verified: of the "
+    missed = (f"Of the {unf['n']} control tokens no method flagged, {unf['verified']} "
+              f"{'was' if unf['verified'] == 1 else 'were'} verified: of the "
               f"{unf['unflagged_eligible_tokens']:,} tokens no method flags, an estimated "
               f"{unf['estimated_verified_missed_by_all_methods']:,} are glitch tokens every method missed (95% upper "
               f"bound {unf['estimated_missed_upper_95']:,})." if unf["n"] else "")
