@@ -194,7 +194,7 @@ def demo(
     out_dir: Path = typer.Option(Path("demo_out"), "--out", help="where the demo store and any model go"),
     steps: int = typer.Option(20),
     beam: int = typer.Option(4),
-    inverter: Optional[str] = typer.Option(None, help="an inverter folder (default: shipped, else trained here)"),
+    inverter: Optional[str] = typer.Option(None, help="an inverter folder (default: the shipped one)"),
 ):
     """The main job on embedded defaults: sentences -> vector store -> vectors -> recovered text."""
     from . import demo as demo_mod
