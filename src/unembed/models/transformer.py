@@ -227,14 +227,19 @@ class Seq2Seq(nn.Module):
         lengths = torch.zeros(b * k, device=dev)
         ids = torch.full((b * k, 1), cfg.bos_id, dtype=torch.long, device=dev)
         for t in range(max_len):
-            logp = self.decode(ids, kv, memory_mask, caches, offset=t)[:, -1].float().log_softmax(-1)
+            logits = self.decode(ids, kv, memory_mask, caches, offset=t)[:, -1].float()
+            # The k best of all k x V extensions are among each beam's own k best: rank k x k
+            # candidates instead of k x V (log-probabilities only for those, via logsumexp).
+            top_logit, top_tok = logits.topk(k, dim=-1)  # (B*k, k)
+            logp = top_logit - logits.logsumexp(-1, keepdim=True)
             # A finished beam can only extend with padding, at no cost.
             logp[done] = -1e9
-            logp[done, cfg.pad_id] = 0.0
-            cand = (scores.view(-1, 1) + logp).view(b, -1)  # (B, k*V)
+            logp[done, 0] = 0.0
+            top_tok[done, 0] = cfg.pad_id
+            cand = (scores.view(-1, 1) + logp).view(b, k * k)
             top, idx = cand.topk(k, dim=-1)
-            src = (idx // cfg.vocab_size) + torch.arange(b, device=dev)[:, None] * k
-            tok = idx % cfg.vocab_size
+            src = (idx // k) + torch.arange(b, device=dev)[:, None] * k
+            tok = top_tok.view(b, k * k).gather(1, idx)
             src, tok = src.view(-1), tok.view(-1)
             seqs = torch.cat([seqs[src], tok[:, None]], dim=1)
             done = done[src] | (tok == cfg.eos_id)
