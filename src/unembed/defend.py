@@ -51,6 +51,7 @@ from .defences import FINETUNE, LEAST_SQUARES, Defence, parse_list, relative_err
 from .errors import InputError
 from .evaluate import _version, sample, signature_string, text_digest
 from .metrics import METRIC_SETTINGS, cosine_rows, score
+from .inverter import _atomic_write_bytes
 from .training import LogReporter, Reporter
 
 log = logging.getLogger(__name__)
@@ -629,9 +630,7 @@ class Defender:
         fig = utility_leakage_figure(records, self.cfg.threshold)
         fig.savefig(png, format="png", dpi=110, bbox_inches="tight")
         (self.out / "report.html").write_text(render_report(results, fig), encoding="utf-8")
-        tmp = self.out / "results.json.tmp"
-        tmp.write_text(json.dumps(results, indent=2))
-        tmp.replace(self.out / "results.json")
+        _atomic_write_bytes(self.out / "results.json", json.dumps(results, indent=2).encode())
         return results
 
 

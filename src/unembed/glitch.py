@@ -40,11 +40,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .errors import CheckpointError, InputError, UnembedError
+from .training import LogReporter, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -96,25 +97,6 @@ METHOD_INFO = {
 }
 RANKED_METHODS = ("l2_norm", "centroid_distance", "cluster_distance", "magikarp")
 BINARY_METHODS = ("unreachable", "round_trip")
-
-
-class Reporter(Protocol):
-    """Where the audit reports progress (the command line passes rich progress bars)."""
-
-    def start(self, stage: str, total: int, completed: int = 0) -> None: ...
-    def advance(self, stage: str, n: int = 1, **info) -> None: ...
-    def note(self, message: str) -> None: ...
-
-
-class _LogReporter:
-    def start(self, stage, total, completed=0):
-        log.info("%s: %d items", stage, total)
-
-    def advance(self, stage, n=1, **info):
-        pass
-
-    def note(self, message):
-        log.info(message)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -845,7 +827,7 @@ def audit_vocabulary(
     """
     t_start = time.perf_counter()
     _check_settings(clusters, top_fraction, control, known_unused_sample, max_per_method)
-    reporter = reporter or _LogReporter()
+    reporter = reporter or LogReporter()
     out_dir = Path(out_dir)
     timings: dict[str, float] = {}
 
