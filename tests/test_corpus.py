@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from unembed import corpus as C
+from unembed.corpus import build as B
+from unembed.corpus.sources import bible, fortunes, wordnet
 from unembed.corpus import (
     Corpus,
     clean_text,
@@ -238,7 +240,7 @@ def test_other_parameters_rebuild(tmp_path, caplog):
         second = build(tmp_path, texts, seed=1)
     assert "other parameters" in caplog.text
     assert second.manifest["seed"] == 1 and second.test != first.test
-    reread = {s: C._decode_split((second.path / f"{s}.txt").read_bytes()) for s in C.SPLITS}
+    reread = {s: B._decode_split((second.path / f"{s}.txt").read_bytes()) for s in C.SPLITS}
     assert reread["test"] == second.test
 
 
@@ -349,7 +351,7 @@ def test_read_fortunes(tmp_path):
     )
     (folder / "wisdom.dat").write_bytes(b"\x00\x01")
     os.symlink("wisdom", folder / "wisdom.u8")
-    docs = list(C._read_fortunes(tmp_path))
+    docs = list(fortunes.read(tmp_path))
     assert docs == [["A wise man once said hello.", "Then he left."], ["Bold text is here and it is fine."]]
 
 
@@ -362,7 +364,7 @@ def test_read_wordnet(tmp_path):
         '"She choked with emotion"; "he choked up"  \n',
         encoding="utf-8",
     )
-    assert list(C._read_wordnet(tmp_path)) == [["She choked with emotion"], ["he choked up"]]
+    assert list(wordnet.read(tmp_path)) == [["She choked with emotion"], ["he choked up"]]
 
 
 def test_read_bible(tmp_path):
@@ -373,7 +375,7 @@ def test_read_bible(tmp_path):
     (tmp_path / "plain_text_readers_bible.py").write_text(
         f"bible = Bible(1, {text * 1500!r}, {offsets!r}, False)\n", encoding="utf-8"
     )
-    docs = list(C._read_bible(tmp_path))
+    docs = list(bible.read(tmp_path))
     assert docs[0] == ["In the beginning it was.", "God's light shone.", "Then came night."]
     assert docs[1][0] == "A new chapter begins here."
 
@@ -399,10 +401,10 @@ def synthetic_sources(monkeypatch, tmp_path, failing=()):
         return read
 
     sources = (
-        C._Source("wikipedia", "pypi", "wiki-pkg", "1", reader(1, 60, 5), "main", main=True),
-        C._Source("trivia", "pypi", "trivia-pkg", "1", reader(2, 40, 1), "questions"),
-        C._Source("bible", "pypi", "bible-pkg", "1", reader(3, 20, 4), "verses"),
-        C._Source("fortunes", "apt", "fortunes", "1", reader(4, 30, 2), "cookies"),
+        C.Source("wikipedia", "pypi", "wiki-pkg", "1", "CC BY-SA", "encyclopaedic", "main", reader(1, 60, 5), main=True),
+        C.Source("trivia", "pypi", "trivia-pkg", "1", "GPL", "questions", "questions", reader(2, 40, 1)),
+        C.Source("bible", "pypi", "bible-pkg", "1", "public domain", "scripture", "verses", reader(3, 20, 4)),
+        C.Source("fortunes", "apt", "fortunes", "1", "BSD", "humour", "cookies", reader(4, 30, 2), role="heldout"),
     )
 
     def fake_fetch(source, cache):
@@ -410,8 +412,8 @@ def synthetic_sources(monkeypatch, tmp_path, failing=()):
             raise C.SourceUnavailable("network is down")
         return tmp_path, source.version
 
-    monkeypatch.setattr(C, "DEFAULT_SOURCES", sources)
-    monkeypatch.setattr(C, "_fetch", fake_fetch)
+    monkeypatch.setattr(B, "default_sources", lambda: list(sources))
+    monkeypatch.setattr(B, "fetch_root", fake_fetch)
 
 
 def test_default_assembly_on_synthetic_sources(monkeypatch, tmp_path):
