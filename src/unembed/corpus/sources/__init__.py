@@ -1,6 +1,7 @@
 """The registry of corpus sources: one module a source, each registering itself on import.
 
-Adding a source is adding one file here that calls :func:`register`; :func:`all_sources` imports
+Adding a source is adding one file here that calls :func:`register` (modules named ``_*`` hold
+helpers shared by several sources and register nothing); :func:`all_sources` imports
 every module of this package, so the default corpus, ``--corpus`` help and the manifests pick it
 up without any other edit. Sources are listed in name order, which keeps builds deterministic.
 """
@@ -30,7 +31,7 @@ def _load_all() -> None:
     global _LOADED
     if not _LOADED:
         for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-            if module.name != "base":
+            if module.name != "base" and not module.name.startswith("_"):  # _name: helpers shared by sources
                 importlib.import_module(f"{__name__}.{module.name}")
         _LOADED = True
 
