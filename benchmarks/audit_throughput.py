@@ -83,7 +83,7 @@ def write_store(kind: str, root: Path, ids, vectors, texts) -> str:
 
 
 def read_rate(uri: str) -> dict:
-    from unembed.stores import open_store
+    from unembed.audit.stores import open_store
 
     t0 = time.perf_counter()
     with open_store(uri) as reader:

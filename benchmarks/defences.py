@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/defences.py --inverter minilm                # the full grid, defaults
     .venv/bin/python benchmarks/defences.py --inverter runs/tiny --smoke --results /tmp/defbench
 
-Runs what ``unembed defend`` runs (``unembed.defend``), on the grid of the issue: the command's
+Runs what ``unembed defend`` runs (``unembed.defences.measure``), on the grid of the issue: the command's
 defences (noise 0.001 / 0.01 / 0.1, rotate:7, int8, binary, pq:16x8, pca:64, ldp:8) plus Gaussian
 noise at more scales for the curve and masking, with the command's defaults (200 test texts, 5
 correction steps, beam 2; adaptive attacker fine-tuned 300 + 100 steps on 4,096 defended training
@@ -52,9 +52,9 @@ def utility_only(results_dir: Path, n_queries=300, n_passages=2000, fit_texts=10
     """Recall@10 and NDCG@10 of every defence in UTILITY_GRID (no inversion), and each one's distortion."""
     from unembed import load_embedder
     from unembed.corpus import load_corpus
-    from unembed.defend import retrieval_scores, retrieval_set
+    from unembed.defences.measure import retrieval_scores, retrieval_set
     from unembed.defences import parse_list, relative_error
-    from unembed.evaluate import sample
+    from unembed.inversion.evaluate import sample
 
     t0 = time.time()
     emb = load_embedder("minilm")
@@ -99,8 +99,8 @@ def main() -> None:
     from rich.console import Console
 
     from unembed import load_inverter
-    from unembed.defend import DefendConfig, Defender
-    from unembed.progress import RichReporter, bars
+    from unembed.defences.measure import DefendConfig, Defender
+    from unembed.cli.progress import RichReporter, bars
 
     results_dir = Path(args.results)
     if args.utility_only:

@@ -153,7 +153,7 @@ def main() -> None:
 
     from unembed import load_inverter
     from unembed.corpus import load_corpus
-    from unembed.evaluate import sample, text_digest
+    from unembed.inversion.evaluate import sample, text_digest
 
     inv = load_inverter(args.inverter)
     corpus = load_corpus("default")

@@ -31,9 +31,9 @@ def machine() -> str:
 def train_throughput(presets: list[str], steps: int, batch: int) -> list[dict]:
     from unembed.corpus import load_corpus
     from unembed.embedders import load_embedder
-    from unembed.models import Corrector, Hypothesizer
-    from unembed.tokenization import Codec
-    from unembed.training import TrainConfig, model_configs
+    from unembed.inversion.models import Corrector, Hypothesizer
+    from unembed.inversion.tokenization import Codec
+    from unembed.inversion.training import TrainConfig, model_configs
 
     codec = Codec.default()
     texts = load_corpus("default").train[: batch * 4]

@@ -40,7 +40,7 @@ def minilm():
 
 
 def tiny_config(out: Path, corpus: Path, **overrides):
-    from unembed.training import TrainConfig
+    from unembed.inversion.training import TrainConfig
 
     base = dict(out=str(out), corpus=str(corpus), model="tiny", init="random", batch_size=16,
                 hypothesizer_steps=80, corrector_steps=40, eval_every=40, save_every=20,
@@ -52,7 +52,7 @@ def tiny_config(out: Path, corpus: Path, **overrides):
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, corpus_file, minilm) -> Path:
     """A tiny inverter (hypothesizer + corrector) trained for a few dozen steps."""
-    from unembed.training import train
+    from unembed.inversion.training import train
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
     train(tiny_config(out, corpus_file), embedder=minilm)

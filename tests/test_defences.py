@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from unembed import defences
-from unembed.defend import (DefendConfig, Defender, least_squares_map, pareto_front, recommend, retrieval_scores,
+from unembed.defences.measure import (DefendConfig, Defender, least_squares_map, pareto_front, recommend, retrieval_scores,
                             retrieval_set)
 from unembed.errors import InputError
 

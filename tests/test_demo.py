@@ -7,7 +7,7 @@ pytest.importorskip("chromadb")
 def test_demo_round_trip_through_chroma(tiny_run, tmp_path):
     from rich.console import Console
 
-    from unembed import demo
+    from unembed.cli import demo
 
     console = Console(record=True, width=200)
     rows = demo.run(tmp_path / "demo", steps=2, beam=2, console=console, inverter=tiny_run)
@@ -17,6 +17,6 @@ def test_demo_round_trip_through_chroma(tiny_run, tmp_path):
     assert "Read 8 vectors of dimension 384" in text and "chroma://" in text
     # a second run upserts the same ids: the store still holds one vector per sentence
     demo.run(tmp_path / "demo", steps=0, beam=1, console=console, inverter=tiny_run)
-    from unembed.stores import open_store
+    from unembed.audit.stores import open_store
 
     assert open_store(f"chroma://{(tmp_path / 'demo' / 'store').resolve()}?collection=demo").count() == 8

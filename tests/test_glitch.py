@@ -142,10 +142,10 @@ def test_minilm_audit(minilm, minilm_vm, tmp_path):
     """The whole vocabulary's indicators; behaviour on a small pool (0.1% per method, 30 controls)."""
     import torch
 
-    from unembed.inverter import Inverter
-    from unembed.models import Hypothesizer
-    from unembed.tokenization import Codec
-    from unembed.training import TrainConfig, model_configs
+    from unembed.inversion.inverter import Inverter
+    from unembed.inversion.models import Hypothesizer
+    from unembed.inversion.tokenization import Codec
+    from unembed.inversion.training import TrainConfig, model_configs
 
     # A real (untrained) inverter exercises the inversion check; it recovers nothing it should.
     torch.manual_seed(0)
@@ -307,7 +307,7 @@ def test_bad_input_is_one_line(args, message, tmp_path, monkeypatch, capsys):
 
 def test_library_refuses_bad_settings(minilm_vm, tmp_path):
     from unembed.glitch import resolve_inverter
-    from unembed.inverter import SHIPPED_DIR
+    from unembed.inversion.inverter import SHIPPED_DIR
 
     with pytest.raises(InputError, match="no inverter at"):
         resolve_inverter("./no-such-inverter", minilm_vm)

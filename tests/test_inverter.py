@@ -148,7 +148,7 @@ def test_bf16_decoding_runs_and_ranks_by_real_cosine(tiny_run, minilm):
 def test_int8_quantisation_error_within_half_a_step():
     import torch
 
-    from unembed.inverter import quantize_int8
+    from unembed.inversion.weights import quantize_int8
 
     w = torch.randn(300, 257) * torch.logspace(-3, 1, 300)[:, None]  # rows of very different scales
     q, scale = quantize_int8(w)
@@ -162,7 +162,7 @@ def test_int8_export_shares_token_embeddings_and_keeps_the_model(tiny_inverter, 
     import torch
     from safetensors.torch import load_file
 
-    from unembed.inverter import INT8_SCALE
+    from unembed.inversion.weights import INT8_SCALE
 
     assert "seq2seq.tok.weight" in tiny_inverter.shared_tensors()  # the corrector froze them
     tiny_inverter.save(tmp_path / "q", dtype="int8")

@@ -1,6 +1,6 @@
 import torch
 
-from unembed.models import Corrector, CorrectorConfig, Hypothesizer, HypothesizerConfig, TransformerConfig, load_bert_weights
+from unembed.inversion.models import Corrector, CorrectorConfig, Hypothesizer, HypothesizerConfig, TransformerConfig, load_bert_weights
 
 
 def tiny(vocab=50, **kw):

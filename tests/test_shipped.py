@@ -4,7 +4,7 @@ import json
 import numpy as np
 
 from unembed import load_inverter
-from unembed.inverter import SHIPPED_DIR
+from unembed.inversion.inverter import SHIPPED_DIR
 
 FOLDER = SHIPPED_DIR / "minilm"
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from unembed.errors import InputError
-from unembed.stores import StoreError, open_store, redact
+from unembed.audit.stores import StoreError, open_store, redact
 
 TEXTS = [
     "Alice lives in Paris and works as a baker.",

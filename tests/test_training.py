@@ -4,7 +4,7 @@ import pytest
 from safetensors.torch import load_file
 
 from unembed.errors import InputError
-from unembed.training import Batches, TrainingInterrupted, corrupt, train
+from unembed.inversion.training import Batches, TrainingInterrupted, corrupt, train
 
 from conftest import tiny_config
 

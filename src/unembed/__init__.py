@@ -8,7 +8,7 @@
 """
 from .embedders import Embedder, load_embedder
 from .errors import UnembedError
-from .inverter import Inversion, Inverter, load_inverter
+from .inversion.inverter import Inversion, Inverter, load_inverter
 
 __all__ = ["Embedder", "Inversion", "Inverter", "UnembedError", "load_embedder", "load_inverter"]
 __version__ = "0.1.0"

@@ -1,4 +1,4 @@
-"""``python -m unembed`` is the ``unembed`` command."""
-from .cli import app
+"""``python -m unembed`` is the ``unembed`` command (errors, signals and exit codes included)."""
+from .cli import main
 
-app()
+main()

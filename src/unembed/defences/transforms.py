@@ -47,8 +47,8 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import InputError
-from .vectors import check_vectors
+from ..errors import InputError
+from ..vectors import check_vectors
 
 #: Defences with an attacker that fine-tunes the inverter on defended vectors; the keyed ones
 #: (rotation, masking) are attacked with a least-squares map fitted on leaked (text, vector) pairs.

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,16 +31,19 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .errors import CheckpointError, InputError, UnembedError
+from ..errors import CheckpointError, InputError, UnembedError
 from .models import Corrector, CorrectorConfig, Hypothesizer, HypothesizerConfig, TransformerConfig
+from ..io import atomic_write
+from .precision import default_device, resolve_inference_precision
 from .tokenization import Codec
-from .vectors import check_vectors
+from .weights import INT8_MIN_SIZE, load_model, save_model
+from ..vectors import check_vectors
 
 log = logging.getLogger(__name__)
 
 FORMAT = "unembed-inverter"
 FORMAT_VERSION = 1
-SHIPPED_DIR = Path(__file__).parent / "inverters"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "shipped"
 
 
 @dataclass
@@ -67,110 +69,12 @@ class Inversion:
         return asdict(self)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-INT8_SCALE = ".int8_row_scale"  # companion tensor of an int8 weight: one float32 scale per row
-INT8_MIN_SIZE = 65536  # smaller tensors (biases, norms, position tables) stay in float16
-
-
-def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric per-row int8: ``w ~= q * scale[:, None]``, error at most ``scale / 2`` per entry."""
-    w = w.detach().float()
-    scale = (w.abs().amax(dim=1) / 127.0).clamp_min(1e-12)
-    q = torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8)
-    return q, scale
-
-
-def save_model(model: torch.nn.Module, path: Path, dtype: torch.dtype | str | None = None,
-               skip: Sequence[str] = ()) -> None:
-    """Save ``model``'s weights as safetensors, optionally cast; ``skip`` names tensors left out.
-
-    ``dtype="int8"``: matrices of at least ``INT8_MIN_SIZE`` entries become per-row int8 with a
-    float32 scale each (weight-only quantisation; computation stays in float), the rest float16."""
-    from safetensors.torch import save
-
-    state: dict[str, torch.Tensor] = {}
-    for k, v in model.state_dict().items():
-        if k in skip:
-            continue
-        v = v.detach().cpu()
-        if dtype in ("int8", torch.int8) and v.is_floating_point():
-            if v.dim() == 2 and v.numel() >= INT8_MIN_SIZE:
-                q, scale = quantize_int8(v)
-                state[k], state[k + INT8_SCALE] = q, scale
-                continue
-            v = v.to(torch.float16)
-        elif dtype not in (None, "int8", torch.int8) and v.is_floating_point():
-            v = v.to(dtype)
-        state[k] = v.contiguous()
-    _atomic_write_bytes(Path(path), save(state))
-
-
-def load_model(model: torch.nn.Module, path: Path, shared: dict[str, torch.Tensor] | None = None) -> torch.nn.Module:
-    """Load weights saved by :func:`save_model` (any dtype; int8 is dequantised); ``shared`` fills
-    tensors the file leaves out because another model of the folder holds them."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"cannot read weights {path}: {exc} (the file is corrupt or truncated; retrain or re-copy it)") from None
-    for k in [k for k in state if k.endswith(INT8_SCALE)]:
-        base = k[: -len(INT8_SCALE)]
-        scale = state.pop(k)
-        if base not in state or state[base].dtype != torch.int8 or state[base].shape[:1] != scale.shape:
-            raise CheckpointError(f"weights {path}: {k} does not match an int8 tensor {base} (corrupt file)")
-        state[base] = state[base].float() * scale.float()[:, None]
-    for k, v in (shared or {}).items():
-        state.setdefault(k, v)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(f"weights {path} do not fit the model config (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    for k, v in state.items():
-        if v.shape != own[k].shape:
-            raise CheckpointError(f"weights {path}: {k} has shape {tuple(v.shape)}, config expects {tuple(own[k].shape)}")
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-    return model
-
-
 def hypothesizer_config(d: dict) -> HypothesizerConfig:
     return HypothesizerConfig(**{**d, "transformer": TransformerConfig(**d["transformer"])})
 
 
 def corrector_config(d: dict) -> CorrectorConfig:
     return CorrectorConfig(**{**d, "transformer": TransformerConfig(**d["transformer"])})
-
-
-def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_inference_precision(precision: str, device: torch.device) -> str:
-    if precision not in ("auto", "fp32", "bf16"):
-        raise InputError(f"unknown precision '{precision}': use auto, fp32 or bf16")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_bf16() else "fp32"
 
 
 class Inverter:
@@ -221,11 +125,11 @@ class Inverter:
     def embedder(self):
         """The embedder this inverter was trained for, checked against the recorded fingerprint."""
         if self._embedder is None:
-            from .embedders import load_embedder
+            from ..embedders import load_embedder
 
             self._embedder = load_embedder(self.fingerprint["name"])
         if not self._checked:
-            from .embedders import check_fingerprint
+            from ..embedders import check_fingerprint
 
             check_fingerprint(self.fingerprint, self._embedder)
             self._checked = True
@@ -272,7 +176,7 @@ class Inverter:
         cfg = self.config()
         cfg["corrector_shares"] = shared  # tensors corrector.safetensors takes from the hypothesizer
         cfg["weights_dtype"] = str(dtype or "as trained").replace("torch.", "")
-        _atomic_write_bytes(path / "inverter.json", json.dumps(cfg, indent=2).encode())
+        atomic_write(path / "inverter.json", json.dumps(cfg, indent=2))
         return path
 
     @classmethod
@@ -482,6 +386,40 @@ class Inverter:
             res.candidates = list(beams[i])
             res.texts_embedded = spent[i]
         return results
+
+    @torch.no_grad()
+    def hypotheses(self, vectors, batch_size: int = 64) -> list[str]:
+        """The hypothesizer's greedy text for each row of ``vectors``; nothing is embedded.
+
+        The first round of the corrector's training data (Morris et al. 2023, §4)."""
+        vectors = check_vectors(vectors, self.dim)
+        e = torch.from_numpy(vectors).to(self.device)
+        self.stats.setdefault("decode_seconds", 0.0)
+        return self._decode(lambda rows, b: self.hypothesizer.generate(e[rows], self.max_len), len(e), batch_size, 1)
+
+    @torch.no_grad()
+    def corrections(self, vectors, hypotheses: Sequence[str], hypothesis_vectors, batch_size: int = 64) -> list[str]:
+        """One greedy correction step of each (target, hypothesis, hypothesis embedding) row.
+
+        The later rounds of the corrector's training data: the corrector learns from its own outputs,
+        not only from the hypothesizer's (the reference trains on round 0 alone)."""
+        if self.corrector is None:
+            raise InputError("this inverter has no corrector (hypothesizer only)")
+        vectors = check_vectors(vectors, self.dim)
+        hyp_vecs = check_vectors(hypothesis_vectors, self.dim, what="hypothesis vectors")
+        if not len(vectors) == len(hypotheses) == len(hyp_vecs):
+            raise InputError(f"{len(vectors)} targets, {len(hypotheses)} hypotheses and {len(hyp_vecs)} hypothesis "
+                             "vectors: give one of each per row")
+        e = torch.from_numpy(vectors).to(self.device)
+        e_hat = torch.from_numpy(hyp_vecs).to(self.device)
+        ids_all = self.codec.ids(list(hypotheses), self.max_tokens + 8)
+        self.stats.setdefault("decode_seconds", 0.0)
+
+        def gen(rows, b):
+            ids, mask = self.codec.pad(ids_all[rows])
+            return self.corrector.generate(e[rows], e_hat[rows], ids.to(self.device), mask.to(self.device), self.max_len)
+
+        return self._decode(gen, len(e), batch_size, 1)
 
     def invert_texts(self, texts: Sequence[str], **kwargs) -> list[Inversion]:
         """Embed ``texts`` with the inverter's embedder, then invert the vectors."""

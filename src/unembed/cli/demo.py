@@ -23,7 +23,7 @@ SENTENCES = [
 
 
 def _inverter(console):
-    from .inverter import load_inverter
+    from ..inversion.inverter import load_inverter
 
     inv = load_inverter("minilm")  # a clear CheckpointError when the shipped inverter is missing
     console.print("Using the shipped MiniLM inverter (src/unembed/inverters/minilm, see its MODEL_CARD.md).")
@@ -36,15 +36,15 @@ def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=No
     from rich.console import Console
     from rich.table import Table
 
-    from .metrics import bleu
-    from .stores import open_store
+    from ..metrics import bleu
+    from ..audit.stores import open_store
 
     console = console or Console()
     out_dir = Path(out_dir)
     if inverter is None:
         inverter, shipped = _inverter(console), True
     else:
-        from .inverter import Inverter, load_inverter
+        from ..inversion.inverter import Inverter, load_inverter
 
         inverter = inverter if isinstance(inverter, Inverter) else load_inverter(inverter)
         shipped = False

@@ -54,8 +54,9 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import EmbedderError, InputError
-from .metrics import METRIC_SETTINGS, bleu, cosine_rows, token_f1
+from ..errors import EmbedderError, InputError
+from ..io import atomic_write
+from ..metrics import METRIC_SETTINGS, bleu, cosine_rows, token_f1
 from .stores import StoreReader, open_store, redact
 
 log = logging.getLogger(__name__)
@@ -469,7 +470,7 @@ class Audit:
             gen.close()
 
     def _process(self, chunk, sink, rescale: bool) -> int:
-        from .vectors import check_vectors
+        from ..vectors import check_vectors
 
         ids = [c[0] for c in chunk]
         vectors = check_vectors(np.stack([np.asarray(c[1], dtype=np.float32) for c in chunk]), self.inverter.dim,
@@ -536,7 +537,7 @@ class Audit:
 
     def _write_summary(self, summary: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
+        atomic_write(self.out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
 
     def _finish(self, status: str) -> dict:
         from .report import render_audit
@@ -544,7 +545,7 @@ class Audit:
         records = self._records()
         summary = self._summary(status, records)
         self._write_summary(summary)
-        _atomic_write(self.out / REPORT, render_audit(summary, records, normalize=self.normalize))
+        atomic_write(self.out / REPORT, render_audit(summary, records, normalize=self.normalize))
         return summary
 
     def close(self) -> None:
@@ -609,15 +610,6 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 __all__ = ["Audit", "audit", "check_fit", "find_items", "score_record", "summarize", "DETECTION", "KINDS"]

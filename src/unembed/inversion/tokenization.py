@@ -13,11 +13,11 @@ from typing import Sequence
 import torch
 from tokenizers import Tokenizer
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 
 def minilm_tokenizer_path() -> Path:
-    from .embedders import minilm_path
+    from ..embedders import minilm_path
 
     return minilm_path() / "tokenizer.json"
 

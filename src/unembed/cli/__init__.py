@@ -1,0 +1,51 @@
+"""The ``unembed`` command line. The only package that prints for the user.
+
+Every known problem (an :class:`~unembed.errors.UnembedError`) becomes one line on stderr and exit
+code 2; Ctrl-C and SIGTERM end any command with one line and exit code 130 (long jobs checkpoint
+first, and temporary copies of user data are removed on the way out); nothing below this package
+writes to the terminal. Layer rule: the command line knows every package; no package knows it.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+import click
+
+from ..errors import UnembedError
+from . import audit, defend, glitch, inversion  # noqa: F401  (each registers its commands on app)
+from .app import app, console
+
+__all__ = ["app", "main"]
+
+
+def _terminate(signum, frame):
+    # SIGTERM takes the same way out as Ctrl-C: finally blocks and context managers run.
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        # standalone_mode=False: click would turn Ctrl-C into "Aborted!" and exit code 1
+        code = app(standalone_mode=False)
+    except UnembedError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        console.print("[red]interrupted[/red]: stopped by a signal; rerun with --resume where the command has it")
+        sys.exit(130)
+    except click.exceptions.ClickException as exc:  # usage errors: click's own message, exit code 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

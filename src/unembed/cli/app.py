@@ -1,0 +1,44 @@
+"""The one typer app, its two consoles, and the options every command shares.
+
+Commands live in a module each (``inversion``, ``audit``, ``defend``, ``glitch``) and register
+themselves on :data:`app`; ``unembed.cli.main`` runs it. Defaults come from the config dataclasses
+(``TrainConfig``, ``DefendConfig``, ...) through :func:`default`, never typed twice.
+"""
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Recover text from text embeddings, and measure what vectors give away.")
+console = Console(stderr=True)  # progress, notes and errors
+out = Console()  # results
+
+PRECISION_HELP = "decoding precision: auto (bf16 where the hardware has it), fp32, bf16"
+
+
+def default(config_class, name: str):
+    """The default of field ``name`` of a config dataclass: the one place it is written."""
+    for f in fields(config_class):
+        if f.name == name:
+            if f.default is not MISSING:
+                return f.default
+            if f.default_factory is not MISSING:  # type: ignore[misc]
+                return f.default_factory()  # type: ignore[misc]
+            break
+    raise KeyError(f"{config_class.__name__} has no default for {name}")
+
+
+def load_for_cli(inverter: str, embedder: Optional[str], precision: str = "auto"):
+    """Load an inverter (and an embedder override) the way every command does."""
+    from ..inversion.inverter import load_inverter
+
+    emb = None
+    if embedder:
+        from ..embedders import load_embedder
+
+        emb = load_embedder(embedder)
+    return load_inverter(inverter, embedder=emb, precision=precision)

@@ -1,0 +1,177 @@
+"""Commands of embedding inversion: train, invert, eval, embed, demo."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from .app import PRECISION_HELP, app, console, load_for_cli, out
+from .progress import RichReporter, bars, counting
+
+
+@app.command()
+def train(
+    out_dir: Path = typer.Option(..., "--out", help="run folder; the trained inverter is saved here"),
+    embedder: str = typer.Option("minilm", help="minilm, a model folder, an http(s):// endpoint"),
+    corpus: str = typer.Option("default", help="'default' or a .txt / .jsonl file"),
+    model: str = typer.Option("small", help="model size: tiny, small, base"),
+    init: str = typer.Option("bert", help="bert (warm-start from MiniLM's weights) or random"),
+    max_tokens: int = typer.Option(32, help="longest text, in tokens"),
+    batch_size: int = typer.Option(64),
+    hypothesizer_steps: int = typer.Option(2000),
+    corrector_steps: int = typer.Option(2000),
+    corrector_examples: int = typer.Option(0, help="training texts given a hypothesis (0: all)"),
+    lr: float = typer.Option(1e-3),
+    lr_pretrained: float = typer.Option(3e-4),
+    warmup_steps: int = typer.Option(200),
+    eval_every: int = typer.Option(500),
+    save_every: int = typer.Option(200),
+    mixed_precision: str = typer.Option("auto", help="auto, bf16, fp16, no"),
+    export_dtype: str = typer.Option("float32", help="float32, float16, bfloat16 or int8 (per-row weight quantisation) weights in the inverter folder"),
+    n_validation: int = typer.Option(500),
+    n_test: int = typer.Option(500),
+    seed: int = typer.Option(0),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped"),
+):
+    """Train an inverter (hypothesizer, then corrector) for an embedder on a corpus."""
+    from ..inversion.training import TrainConfig, train as run_training
+
+    cfg = TrainConfig(out=str(out_dir), embedder=embedder, corpus=corpus, model=model, init=init,
+                      max_tokens=max_tokens, batch_size=batch_size, hypothesizer_steps=hypothesizer_steps,
+                      corrector_steps=corrector_steps, corrector_examples=corrector_examples, lr=lr,
+                      lr_pretrained=lr_pretrained, warmup_steps=warmup_steps, eval_every=eval_every,
+                      save_every=save_every, mixed_precision=mixed_precision, export_dtype=export_dtype,
+                      n_validation=n_validation, n_test=n_test, seed=seed)
+    with bars(console) as p:
+        inv = run_training(cfg, resume=resume, reporter=RichReporter(p))
+    console.print(f"[green]inverter saved to {out_dir}[/green] ({inv.model_id})")
+
+
+@app.command()
+def invert(
+    inverter: str = typer.Option("minilm", help="an inverter folder or a shipped name"),
+    vectors: Optional[Path] = typer.Option(None, help=".npy, .npz or .jsonl of vectors"),
+    text: Optional[List[str]] = typer.Option(None, help="embed this text, then recover it (repeatable)"),
+    steps: int = typer.Option(20),
+    beam: int = typer.Option(4),
+    batch_size: int = typer.Option(64),
+    embedder: Optional[str] = typer.Option(None, help="override the embedder used for re-embedding"),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="write results as JSON lines"),
+    as_json: bool = typer.Option(False, "--json", help="print results as JSON lines"),
+    precision: str = typer.Option("auto", help=PRECISION_HELP),
+):
+    """Recover texts from vectors (or from texts you embed here)."""
+    from ..metrics import bleu
+    from ..vectors import check_vectors, load_vectors
+
+    if (vectors is None) == (not text):
+        raise InputError("give either --vectors FILE or --text \"...\"")
+    inv = load_for_cli(inverter, embedder, precision)
+    if vectors is not None:
+        ids, arr = load_vectors(vectors)
+        originals = None
+    else:
+        originals = list(text)
+        ids, arr = None, inv.embedder.embed(originals)
+    ids = ids or [str(i) for i in range(len(arr))]
+    arr = check_vectors(arr, inv.dim)  # refuse bad input before any progress bar starts
+    with counting(console, len(arr)) as progress:
+        results = inv.invert(arr, steps=steps, beam=beam, batch_size=batch_size, progress=progress)
+    records = []
+    for i, r in zip(ids, results):
+        rec = {"id": i, "text": r.text, "cosine": r.cosine, "steps": r.steps, "stopped": r.stopped,
+               "history": [{"step": s.step, "text": s.text, "cosine": s.cosine} for s in r.history]}
+        records.append(rec)
+    if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+        console.print(f"wrote {len(records)} results to {out_file}")
+    if as_json:
+        for r in records:
+            print(json.dumps(r))
+    elif not out_file or originals:
+        table = Table("id", "original", "recovered", "cosine", *(["BLEU"] if originals else []))
+        for k, r in enumerate(records):
+            row = [r["id"], originals[k] if originals else "", r["text"], f"{r['cosine']:.3f}"]
+            if originals:
+                row.append(f"{bleu(inv.embedder.normalize_text(r['text']), inv.embedder.normalize_text(originals[k])):.1f}")
+            table.add_row(*row)
+        out.print(table)
+    s = inv.stats
+    console.print(f"{s['n']} inversions in {s['seconds']:.1f}s ({s['inversions_per_second']:.2f}/s), "
+                  f"{s['embedder_calls']} embedder calls, {s['texts_embedded']} texts embedded")
+
+
+@app.command("eval")
+def eval_(
+    inverter: str = typer.Option("minilm"),
+    texts: Path = typer.Option(..., help=".txt (one per line) or .jsonl with a text field"),
+    steps: int = typer.Option(20),
+    beam: int = typer.Option(4),
+    limit: Optional[int] = typer.Option(None, help="evaluate a seeded sample of this many texts"),
+    seed: int = typer.Option(0),
+    batch_size: int = typer.Option(64),
+    no_early_stop: bool = typer.Option(False, "--no-early-stop"),
+    embedder: Optional[str] = typer.Option(None),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+    precision: str = typer.Option("auto", help=PRECISION_HELP),
+):
+    """Score an inverter on held-out texts (BLEU, token F1, exact match, cosine, ROUGE-L)."""
+    from ..corpus import read_texts
+    from ..inversion.evaluate import evaluate, sample
+
+    inv = load_for_cli(inverter, embedder, precision)
+    data = sample(read_texts(texts), limit, seed)
+    _ = inv.embedder  # load and check it before any progress bar starts
+    with counting(console, len(data)) as progress:
+        res = evaluate(inv, data, steps=steps, beam=beam, data_name=texts.name, seed=seed,
+                       batch_size=batch_size, early_stop=not no_early_stop, progress=progress)
+    res = res.to_dict()
+    if as_json:
+        print(json.dumps(res))
+        return
+    table = Table("metric", "value")
+    for k in ("bleu", "token_f1", "exact_match", "rouge_l", "cosine", "n", "inversions_per_second",
+              "texts_embedded_per_inversion"):
+        table.add_row(k, f"{res[k]:.3f}" if isinstance(res[k], float) else str(res[k]))
+    if res.get("cased"):
+        table.add_row("bleu (case-sensitive)", f"{res['cased']['bleu']:.3f}")
+        table.add_row("exact_match (case-sensitive)", f"{res['cased']['exact_match']:.3f}")
+    out.print(table)
+    out.print(f"signature: {res['signature']['string']}")
+
+
+@app.command()
+def embed(
+    texts: Path = typer.Option(..., help=".txt or .jsonl"),
+    out_file: Path = typer.Option(..., "--out", help=".npy file to write"),
+    embedder: str = typer.Option("minilm"),
+):
+    """Embed texts into a .npy file (for trying `unembed invert --vectors`)."""
+    import numpy as np
+
+    from ..corpus import read_texts
+    from ..embedders import load_embedder
+
+    data = read_texts(texts)
+    vecs = load_embedder(embedder).embed(data)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out_file, vecs)
+    console.print(f"wrote {vecs.shape[0]} x {vecs.shape[1]} vectors to {out_file}")
+
+
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("demo_out"), "--out", help="where the demo store and any model go"),
+    steps: int = typer.Option(20),
+    beam: int = typer.Option(4),
+    inverter: Optional[str] = typer.Option(None, help="an inverter folder (default: the shipped one)"),
+):
+    """The main job on embedded defaults: sentences -> vector store -> vectors -> recovered text."""
+    from . import demo as demo_mod
+
+    demo_mod.run(out_dir, steps=steps, beam=beam, console=out, inverter=inverter)
