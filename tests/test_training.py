@@ -70,3 +70,52 @@ def test_corrupt_makes_near_misses():
     text = "the quick brown fox jumps over the lazy dog"
     outs = {corrupt(text, rng) for _ in range(20)}
     assert len(outs) > 3 and all(set(o.split()) <= set(text.split()) for o in outs)
+
+
+def other_sentences(n: int = 120) -> list[str]:
+    """A second register for continued training: a template the tiny inverter never saw."""
+    import random
+
+    rng = random.Random(1)
+    items = ["invoice", "order", "ticket", "parcel", "refund", "booking"]
+    return sorted({f"Your {rng.choice(items)} number {rng.randint(100, 999)} was sent on day {rng.randint(1, 28)}."
+                   for _ in range(n)})
+
+
+def test_train_from_continues_an_inverter_and_keeps_its_embedder(tmp_path, tiny_run, minilm):
+    from unembed import load_inverter
+
+    corpus = tmp_path / "other.txt"
+    corpus.write_text("\n".join(other_sentences()) + "\n")
+    kw = dict(start_from=str(tiny_run), hypothesizer_steps=10, corrector_steps=6, save_every=4, eval_every=0,
+              corrector_examples=30, corrector_rounds=2)
+    out = train(tiny_config(tmp_path / "cont", corpus, **kw), embedder=minilm)
+    before = load_inverter(tiny_run, embedder=minilm)
+    assert out.fingerprint == before.fingerprint and out.info["started_from"]["model"] == before.model_id
+    for mine, theirs in ((out.hypothesizer, before.hypothesizer), (out.corrector, before.corrector)):
+        a, b = mine.state_dict(), theirs.state_dict()
+        assert a.keys() == b.keys() and any((a[k].float() - b[k].float()).abs().max() > 0 for k in a)
+    # both rounds of corrector data exist: round 1 is the corrector's own correction of round 0
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "cont" / "corrector_data").glob("round*.npz")) == \
+        ["round0", "round1"]
+    assert (tmp_path / "cont" / "checkpoints" / "corrector-round1" / "done.json").exists()
+
+    # interrupted and resumed, continued training reaches the same weights
+    parts = tmp_path / "parts"
+    with pytest.raises(TrainingInterrupted):
+        train(tiny_config(parts, corpus, **kw), embedder=minilm, stop_after=13)
+    train(tiny_config(parts, corpus, **kw), resume=True, embedder=minilm)
+    for name in ("hypothesizer.safetensors", "corrector.safetensors"):
+        a, b = load_file(str(tmp_path / "cont" / name)), load_file(str(parts / name))
+        for k in a:
+            assert (a[k].float() - b[k].float()).abs().max().item() < 1e-6, (name, k)
+
+
+def test_train_from_refuses_another_embedder(tmp_path, tiny_run, corpus_file):
+    from unembed.embedders import CallableEmbedder
+    from unembed.errors import EmbedderError
+
+    other = CallableEmbedder(lambda texts: [[1.0] * 384 for _ in texts], name="constant")
+    with pytest.raises(EmbedderError, match="trained for"):
+        train(tiny_config(tmp_path / "x", corpus_file, start_from=str(tiny_run), hypothesizer_steps=2,
+                          corrector_steps=0), embedder=other)

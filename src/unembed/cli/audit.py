@@ -8,15 +8,14 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..audit.stores import uri_forms
 from .app import PRECISION_HELP, app, console, load_for_cli, out
 from .progress import counting
 
 
 @app.command("audit")
 def audit_(
-    store: str = typer.Argument(..., help="store URI: chroma:///PATH?collection=NAME, qdrant:///PATH, qdrant+http://HOST:PORT, "
-                                          "lancedb:///PATH?table=NAME, faiss:///FILE.index?texts=FILE.jsonl, "
-                                          "postgresql://USER@HOST:PORT/DB?table=T, milvus:///FILE.db"),
+    store: str = typer.Argument(..., help="store URI, one of: " + ", ".join(uri_forms())),
     inverter: str = typer.Option("minilm", help="an inverter folder or a shipped name"),
     steps: int = typer.Option(20),
     beam: int = typer.Option(4),

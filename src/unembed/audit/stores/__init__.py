@@ -1,244 +1,36 @@
-"""Read-only readers for vector stores, addressed by URI.
+"""Read-only readers for vector stores, addressed by URI: one reader a module, found by scheme.
 
 ``open_store(uri)`` returns a reader whose ``batches(batch_size)`` yields :class:`Batch` objects of
-ids, vectors and (when the store holds them) documents. Readers never write to a store:
+ids, vectors and (when the store holds them) documents. Readers never write to a store. The
+schemes (``uri_forms()``; each reader module documents its own):
 
-========================================================= ============================================
-URI                                                        how it is read
-========================================================= ============================================
-``chroma:///PATH?collection=NAME``                         Chroma persistent client, on a private copy
-``qdrant:///PATH?collection=NAME``                         Qdrant local mode, on a private copy
-``qdrant+http://HOST:PORT?collection=NAME``                a Qdrant server (scroll API; reads only)
-``lancedb:///PATH?table=NAME``                             LanceDB, in place (its files are immutable)
-``faiss:///FILE.index?texts=FILE.jsonl``                   a FAISS index file, read into memory
-``postgresql://USER@HOST:PORT/DB?table=T&column=C...``     pgvector, read-only transaction, server cursor
-``milvus:///FILE.db?collection=NAME``                      Milvus Lite, on a private copy
-========================================================= ============================================
+- ``chroma:///PATH?collection=NAME``: Chroma persistent client, on a private copy
+- ``qdrant:///PATH?collection=NAME``, ``qdrant+http://HOST:PORT?collection=NAME``: Qdrant local mode
+  (private copy) or a server (scroll API; reads only)
+- ``lancedb:///PATH?table=NAME``: LanceDB, in place (its files are immutable)
+- ``faiss:///FILE.index?texts=FILE.jsonl``: a FAISS index file, read into memory
+- ``postgresql://USER@HOST:PORT/DB?table=T&column=C...``: pgvector, read-only transaction, server cursor
+- ``milvus:///FILE.db?collection=NAME``: Milvus Lite, on a private copy
 
-Clients with no read-only mode that write to their files when they open them (Milvus Lite builds
-indexes and load state; Chroma and Qdrant local may migrate or checkpoint) are pointed at a private
-copy of the store in a temporary folder, deleted on :meth:`close`. A path is absolute with three
-slashes (``chroma:///srv/store``) and relative to the working directory with two
-(``chroma://demo_out/store``).
-
-Every reader has ``kind``, ``lossy`` (its vectors are approximations, e.g. FAISS PQ/SQ codes) and
-``notes`` (facts the audit report should show), and is a context manager.
+Adding a store is adding one module here that registers its scheme (``registry.register``).
+Layer rule: readers import only their client, numpy and ``base``; nothing here writes.
 """
-from __future__ import annotations
+from .base import (
+                   DOCUMENT_KEYS,
+                   BaseReader,
+                   Batch,
+                   StoreError,
+                   StoreReader,
+                   as_text,
+                   check_params,
+                   choose,
+                   missing_client,
+                   pick_document,
+                   redact,
+                   uri_path,
+)
+from .registry import Scheme, open_store, register, schemes, uri_forms
 
-import logging
-import re
-import shutil
-import tempfile
-import weakref
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator, Protocol
-from urllib.parse import parse_qsl, unquote, urlparse, urlunparse
-
-import numpy as np
-
-from ...errors import InputError, UnembedError
-
-log = logging.getLogger(__name__)
-
-#: payload / column names tried, in order, when the URI does not name the document field
-DOCUMENT_KEYS = ("document", "text", "page_content", "content", "chunk", "body", "passage")
-
-SCHEMES = ("chroma", "qdrant", "qdrant+http", "qdrant+https", "lancedb", "faiss", "postgresql",
-           "postgres", "milvus")
-
-
-@dataclass
-class Batch:
-    ids: list[str]
-    vectors: np.ndarray
-    documents: list[str | None] | None = None
-
-
-class StoreReader(Protocol):
-    uri: str
-    kind: str
-    lossy: bool
-    notes: list[str]
-
-    def count(self) -> int: ...
-    def batches(self, batch_size: int = 256) -> Iterator[Batch]: ...
-    def close(self) -> None: ...
-
-
-class StoreError(UnembedError):
-    """A store could not be opened or read."""
-
-
-def missing_client(extra: str, module: str) -> StoreError:
-    return StoreError(f"the {extra} store needs the '{module}' client: pip install 'unembed[{extra}]'")
-
-
-class BaseReader:
-    """Defaults shared by the readers: notes, a private copy's cleanup, the context manager."""
-
-    kind = "store"
-    label = "this store's client"  # for notes: "Chroma", "Milvus Lite"...
-
-    def __init__(self, uri: str):
-        self.uri = uri
-        self.lossy = False
-        self.notes: list[str] = []
-        self._tmp: str | None = None
-
-    # -- a private copy, for clients that write when they open a store -----------------------------
-    def private_copy(self, path: Path) -> Path:
-        """Copy ``path`` (file or folder) into a temporary folder and return the copy's path."""
-        size = _size(path)
-        self._tmp = tempfile.mkdtemp(prefix="unembed-store-")
-        # removed on close(), or when the reader is garbage-collected or the process exits
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
-        free = shutil.disk_usage(self._tmp).free
-        if size > free:
-            self.close()
-            raise StoreError(f"reading {self.kind} read-only needs a private copy of {path} ({size / 1e9:.2f} GB) "
-                             f"but {tempfile.gettempdir()} has {free / 1e9:.2f} GB free: set TMPDIR to a bigger disk")
-        dest = Path(self._tmp) / path.name
-        try:
-            if path.is_dir():
-                shutil.copytree(path, dest, ignore=shutil.ignore_patterns("*.lock", "LOCK", ".lock"))
-            else:
-                shutil.copy2(path, dest)
-        except OSError as exc:
-            self.close()
-            raise StoreError(f"cannot copy {path} to read it: {exc}") from None
-        self.notes.append(f"{self.label} has no read-only mode, so the audit read a private copy "
-                          f"({size / 1e6:.1f} MB) of the store; the original was not opened by the client")
-        return dest
-
-    def close(self) -> None:
-        if self._tmp:
-            self._cleanup()
-            self._tmp = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def describe(self) -> dict:
-        return {"uri": redact(self.uri), "kind": self.kind, "lossy": self.lossy, "notes": list(self.notes)}
-
-
-def _size(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-
-
-def redact(uri: str) -> str:
-    """``uri`` without a password or an API key (for summaries and reports)."""
-    try:
-        parsed = urlparse(uri)
-        password = parsed.password
-    except ValueError:
-        return uri
-    out = uri
-    if password:
-        out = out.replace(f":{password}@", ":***@", 1)
-    for k, v in parse_qsl(parsed.query, keep_blank_values=True):
-        if k.lower() in ("api_key", "apikey", "password", "token") and v:
-            out = re.sub(rf"([?&]{re.escape(k)}=)[^&#]*", r"\1***", out)
-    return out
-
-
-def uri_path(parsed, uri: str) -> Path:
-    """The filesystem path of a file-backed store URI (``x:///abs`` or ``x://relative``)."""
-    path = unquote(parsed.netloc + parsed.path)
-    if not path:
-        raise InputError(f"store URI '{uri}' names no path: write {parsed.scheme}:///ABSOLUTE/PATH or {parsed.scheme}://RELATIVE/PATH")
-    return Path(path).expanduser()
-
-
-def check_params(uri: str, query: dict, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(query) - set(allowed))
-    if unknown:
-        raise InputError(f"store URI '{redact(uri)}': unknown parameter(s) {', '.join(unknown)}; "
-                         f"this store takes {', '.join(allowed) or 'none'}")
-
-
-def choose(uri: str, names, wanted: str | None, what: str = "collection", param: str | None = None) -> str:
-    """The one ``what`` (collection, table, vector column) a URI means: the named one, or the only one."""
-    names = list(names)
-    param = param or what
-    found = ", ".join(names) or "none"
-    if wanted is None:
-        if len(names) != 1:
-            raise StoreError(f"{uri}: name a {what} with ?{param}=NAME (found: {found})")
-        return names[0]
-    if wanted not in names:
-        raise StoreError(f"{uri}: no {what} '{wanted}' (found: {found})")
-    return wanted
-
-
-def pick_document(keys, wanted: str | None, where: str) -> str | None:
-    """The document field: the one named in the URI (must exist), else the first of DOCUMENT_KEYS."""
-    keys = list(keys)
-    if wanted is not None:
-        if wanted not in keys:
-            raise StoreError(f"{where}: no field '{wanted}' for the documents (fields: {', '.join(map(str, keys)) or 'none'})")
-        return wanted
-    return next((k for k in DOCUMENT_KEYS if k in keys), None)
-
-
-def as_text(value) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def open_store(uri: str) -> StoreReader:
-    """A read-only reader for ``uri`` (see the module docstring for the schemes)."""
-    if not isinstance(uri, str) or "://" not in uri:
-        raise InputError(f"'{uri}' is not a store URI: use one of {', '.join(s + '://' for s in SCHEMES)}")
-    raw = uri
-    parsed = urlparse(uri)
-    scheme = parsed.scheme.lower()
-    if not parsed.query and "&" in parsed.path and scheme in ("faiss", "chroma", "qdrant", "lancedb", "milvus"):
-        # tolerate 'faiss:///x.index&texts=y.jsonl' (first parameter written with '&')
-        path, _, rest = parsed.path.partition("&")
-        parsed = parsed._replace(path=path, query=rest)
-    query = {k: v for k, v in parse_qsl(parsed.query, keep_blank_values=True)}
-    if scheme == "chroma":
-        from .chroma import ChromaReader
-
-        return ChromaReader(raw, uri_path(parsed, raw), query)
-    if scheme == "qdrant":
-        from .qdrant import QdrantReader
-
-        return QdrantReader(raw, query, path=uri_path(parsed, raw))
-    if scheme in ("qdrant+http", "qdrant+https"):
-        from .qdrant import QdrantReader
-
-        if not parsed.netloc:
-            raise InputError(f"store URI '{redact(raw)}' names no host: write {scheme}://HOST:PORT?collection=NAME")
-        url = urlunparse((scheme.split("+", 1)[1], parsed.netloc, parsed.path, "", "", ""))
-        return QdrantReader(raw, query, url=url)
-    if scheme == "lancedb":
-        from .lancedb import LanceDBReader
-
-        return LanceDBReader(raw, uri_path(parsed, raw), query)
-    if scheme == "faiss":
-        from .faiss import FaissReader
-
-        return FaissReader(raw, uri_path(parsed, raw), query)
-    if scheme in ("postgresql", "postgres"):
-        from .pgvector import PgvectorReader
-
-        return PgvectorReader(raw, parsed, query)
-    if scheme == "milvus":
-        from .milvus import MilvusReader
-
-        return MilvusReader(raw, uri_path(parsed, raw), query)
-    raise InputError(f"unknown store URI scheme '{parsed.scheme}' in '{redact(raw)}': "
-                     f"supported: {', '.join(s + '://' for s in SCHEMES)}")
-
-
-__all__ = ["Batch", "BaseReader", "StoreError", "StoreReader", "open_store", "redact", "DOCUMENT_KEYS"]
+__all__ = ["Batch", "BaseReader", "StoreError", "StoreReader", "open_store", "redact", "DOCUMENT_KEYS", "register",
+           "schemes", "uri_forms", "Scheme", "as_text", "check_params", "choose", "missing_client", "pick_document",
+           "uri_path"]

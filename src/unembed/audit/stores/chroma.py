@@ -10,7 +10,16 @@ from typing import Iterator
 
 import numpy as np
 
-from . import BaseReader, Batch, StoreError, check_params, choose, missing_client
+from .base import (
+    BaseReader,
+    Batch,
+    StoreError,
+    check_params,
+    choose,
+    missing_client,
+    uri_path,
+)
+from .registry import register
 
 
 class ChromaReader(BaseReader):
@@ -66,3 +75,9 @@ class ChromaReader(BaseReader):
                 pass
             self.client = self.collection = None
         super().close()
+
+
+@register("chroma", "chroma:///PATH?collection=NAME", "Chroma persistent client, on a private copy", extra="chroma",
+          path_based=True)
+def open_chroma(uri: str, parsed, query: dict) -> ChromaReader:
+    return ChromaReader(uri, uri_path(parsed, uri), query)

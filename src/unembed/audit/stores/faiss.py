@@ -21,7 +21,16 @@ from typing import Iterator
 
 import numpy as np
 
-from . import DOCUMENT_KEYS, BaseReader, Batch, StoreError, check_params, missing_client
+from .base import (
+    DOCUMENT_KEYS,
+    BaseReader,
+    Batch,
+    StoreError,
+    check_params,
+    missing_client,
+    uri_path,
+)
+from .registry import register
 
 LOSSLESS = ("IndexFlat", "IndexFlatL2", "IndexFlatIP", "IndexFlat1D", "IndexIVFFlat", "IndexIVFFlatDedup",
             "IndexHNSWFlat", "IndexNSGFlat", "IndexRefineFlat")
@@ -195,3 +204,9 @@ def _qtype_name(faiss, qtype: int) -> str:
         if name.startswith("QT_") and getattr(faiss.ScalarQuantizer, name) == qtype:
             return name[3:]
     return f"qtype {qtype}"
+
+
+@register("faiss", "faiss:///FILE.index?texts=FILE.jsonl", "a FAISS index file (Flat, HNSW, IVF; PQ/SQ flagged lossy)",
+          extra="faiss", path_based=True)
+def open_faiss(uri: str, parsed, query: dict) -> FaissReader:
+    return FaissReader(uri, uri_path(parsed, uri), query)

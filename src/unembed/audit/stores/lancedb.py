@@ -12,7 +12,18 @@ from typing import Iterator
 
 import numpy as np
 
-from . import BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client, pick_document
+from .base import (
+    BaseReader,
+    Batch,
+    StoreError,
+    as_text,
+    check_params,
+    choose,
+    missing_client,
+    pick_document,
+    uri_path,
+)
+from .registry import register
 
 
 class LanceDBReader(BaseReader):
@@ -95,3 +106,9 @@ def _is_float_list(pa, t) -> bool:
     if pa.types.is_fixed_size_list(t) or pa.types.is_list(t) or pa.types.is_large_list(t):
         return pa.types.is_floating(t.value_type)
     return False
+
+
+@register("lancedb", "lancedb:///PATH?table=NAME", "LanceDB, in place (its files are immutable)", extra="lancedb",
+          path_based=True)
+def open_lancedb(uri: str, parsed, query: dict) -> LanceDBReader:
+    return LanceDBReader(uri, uri_path(parsed, uri), query)

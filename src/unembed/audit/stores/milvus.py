@@ -15,7 +15,18 @@ from typing import Iterator
 
 import numpy as np
 
-from . import DOCUMENT_KEYS, BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client
+from .base import (
+    DOCUMENT_KEYS,
+    BaseReader,
+    Batch,
+    StoreError,
+    as_text,
+    check_params,
+    choose,
+    missing_client,
+    uri_path,
+)
+from .registry import register
 
 
 class MilvusReader(BaseReader):
@@ -129,3 +140,9 @@ class _quiet:
     def __exit__(self, *exc):
         for lg, level in zip(self.loggers, self.levels):
             lg.setLevel(level)
+
+
+@register("milvus", "milvus:///FILE.db?collection=NAME", "Milvus Lite, on a private copy", extra="milvus",
+          path_based=True)
+def open_milvus(uri: str, parsed, query: dict) -> MilvusReader:
+    return MilvusReader(uri, uri_path(parsed, uri), query)

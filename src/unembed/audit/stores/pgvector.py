@@ -19,7 +19,8 @@ from urllib.parse import urlencode, urlunparse
 
 import numpy as np
 
-from . import DOCUMENT_KEYS, BaseReader, Batch, StoreError, missing_client, redact
+from .base import DOCUMENT_KEYS, BaseReader, Batch, StoreError, missing_client, redact
+from .registry import register
 
 OURS = ("table", "column", "text", "id")
 VECTOR_TYPES = ("vector", "halfvec")
@@ -161,3 +162,9 @@ class PgvectorReader(BaseReader):
 
 def _one_line(exc) -> str:
     return " ".join(str(exc).split())[:300]
+
+
+@register("postgresql", "postgresql://USER@HOST:PORT/DB?table=T&column=C&text=TEXTCOL&id=IDCOL",
+          "pgvector: read-only transaction, server-side cursor", extra="pgvector", aliases=("postgres",))
+def open_pgvector(uri: str, parsed, query: dict) -> PgvectorReader:
+    return PgvectorReader(uri, parsed, query)

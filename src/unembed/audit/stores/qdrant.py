@@ -11,10 +11,24 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import urlunparse
 
 import numpy as np
 
-from . import BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client, pick_document
+from ...errors import InputError
+from .base import (
+    BaseReader,
+    Batch,
+    StoreError,
+    as_text,
+    check_params,
+    choose,
+    missing_client,
+    pick_document,
+    redact,
+    uri_path,
+)
+from .registry import register
 
 PARAMS = ("collection", "vector", "text", "api_key")
 
@@ -124,3 +138,19 @@ class QdrantReader(BaseReader):
                 pass
             self.client = None
         super().close()
+
+
+@register("qdrant", "qdrant:///PATH?collection=NAME", "Qdrant local mode, on a private copy", extra="qdrant",
+          path_based=True)
+def open_qdrant_local(uri: str, parsed, query: dict) -> QdrantReader:
+    return QdrantReader(uri, query, path=uri_path(parsed, uri))
+
+
+@register("qdrant+http", "qdrant+http://HOST:PORT?collection=NAME", "a Qdrant server (scroll API; reads only)",
+          extra="qdrant", aliases=("qdrant+https",))
+def open_qdrant_server(uri: str, parsed, query: dict) -> QdrantReader:
+    scheme = parsed.scheme.lower()
+    if not parsed.netloc:
+        raise InputError(f"store URI '{redact(uri)}' names no host: write {scheme}://HOST:PORT?collection=NAME")
+    url = urlunparse((scheme.split("+", 1)[1], parsed.netloc, parsed.path, "", "", ""))
+    return QdrantReader(uri, query, url=url)

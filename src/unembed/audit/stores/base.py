@@ -1,0 +1,179 @@
+"""What every store reader shares: the reader protocol, batches, errors and URI helpers.
+
+Readers never write to a store. Clients with no read-only mode that write to their files when they
+open them (Milvus Lite builds indexes and load state; Chroma and Qdrant local may migrate or
+checkpoint) are pointed at a private copy of the store (:meth:`BaseReader.private_copy`), deleted
+on :meth:`BaseReader.close`. A path is absolute with three slashes (``chroma:///srv/store``) and
+relative to the working directory with two (``chroma://demo_out/store``).
+
+Every reader has ``kind``, ``lossy`` (its vectors are approximations, e.g. FAISS PQ/SQ codes) and
+``notes`` (facts the audit report should show), and is a context manager.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import tempfile
+import weakref
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Protocol
+from urllib.parse import parse_qsl, unquote, urlparse
+
+import numpy as np
+
+from ...errors import InputError, UnembedError
+
+log = logging.getLogger("unembed.audit.stores")
+
+__all__ = ["Batch", "StoreReader", "StoreError", "BaseReader", "missing_client", "redact", "uri_path", "check_params",
+           "choose", "pick_document", "as_text", "DOCUMENT_KEYS"]
+
+#: payload / column names tried, in order, when the URI does not name the document field
+DOCUMENT_KEYS = ("document", "text", "page_content", "content", "chunk", "body", "passage")
+
+@dataclass
+class Batch:
+    ids: list[str]
+    vectors: np.ndarray
+    documents: list[str | None] | None = None
+
+
+class StoreReader(Protocol):
+    uri: str
+    kind: str
+    lossy: bool
+    notes: list[str]
+
+    def count(self) -> int: ...
+    def batches(self, batch_size: int = 256) -> Iterator[Batch]: ...
+    def close(self) -> None: ...
+
+
+class StoreError(UnembedError):
+    """A store could not be opened or read."""
+
+
+def missing_client(extra: str, module: str) -> StoreError:
+    return StoreError(f"the {extra} store needs the '{module}' client: pip install 'unembed[{extra}]'")
+
+
+class BaseReader:
+    """Defaults shared by the readers: notes, a private copy's cleanup, the context manager."""
+
+    kind = "store"
+    label = "this store's client"  # for notes: "Chroma", "Milvus Lite"...
+
+    def __init__(self, uri: str):
+        self.uri = uri
+        self.lossy = False
+        self.notes: list[str] = []
+        self._tmp: str | None = None
+
+    # -- a private copy, for clients that write when they open a store -----------------------------
+    def private_copy(self, path: Path) -> Path:
+        """Copy ``path`` (file or folder) into a temporary folder and return the copy's path."""
+        size = _size(path)
+        self._tmp = tempfile.mkdtemp(prefix="unembed-store-")
+        # removed on close(), or when the reader is garbage-collected or the process exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
+        free = shutil.disk_usage(self._tmp).free
+        if size > free:
+            self.close()
+            raise StoreError(f"reading {self.kind} read-only needs a private copy of {path} ({size / 1e9:.2f} GB) "
+                             f"but {tempfile.gettempdir()} has {free / 1e9:.2f} GB free: set TMPDIR to a bigger disk")
+        dest = Path(self._tmp) / path.name
+        try:
+            if path.is_dir():
+                shutil.copytree(path, dest, ignore=shutil.ignore_patterns("*.lock", "LOCK", ".lock"))
+            else:
+                shutil.copy2(path, dest)
+        except OSError as exc:
+            self.close()
+            raise StoreError(f"cannot copy {path} to read it: {exc}") from None
+        self.notes.append(f"{self.label} has no read-only mode, so the audit read a private copy "
+                          f"({size / 1e6:.1f} MB) of the store; the original was not opened by the client")
+        return dest
+
+    def close(self) -> None:
+        if self._tmp:
+            self._cleanup()
+            self._tmp = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def describe(self) -> dict:
+        return {"uri": redact(self.uri), "kind": self.kind, "lossy": self.lossy, "notes": list(self.notes)}
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def redact(uri: str) -> str:
+    """``uri`` without a password or an API key (for summaries and reports)."""
+    try:
+        parsed = urlparse(uri)
+        password = parsed.password
+    except ValueError:
+        return uri
+    out = uri
+    if password:
+        out = out.replace(f":{password}@", ":***@", 1)
+    for k, v in parse_qsl(parsed.query, keep_blank_values=True):
+        if k.lower() in ("api_key", "apikey", "password", "token") and v:
+            out = re.sub(rf"([?&]{re.escape(k)}=)[^&#]*", r"\1***", out)
+    return out
+
+
+def uri_path(parsed, uri: str) -> Path:
+    """The filesystem path of a file-backed store URI (``x:///abs`` or ``x://relative``)."""
+    path = unquote(parsed.netloc + parsed.path)
+    if not path:
+        raise InputError(f"store URI '{uri}' names no path: write {parsed.scheme}:///ABSOLUTE/PATH or {parsed.scheme}://RELATIVE/PATH")
+    return Path(path).expanduser()
+
+
+def check_params(uri: str, query: dict, allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        raise InputError(f"store URI '{redact(uri)}': unknown parameter(s) {', '.join(unknown)}; "
+                         f"this store takes {', '.join(allowed) or 'none'}")
+
+
+def choose(uri: str, names, wanted: str | None, what: str = "collection", param: str | None = None) -> str:
+    """The one ``what`` (collection, table, vector column) a URI means: the named one, or the only one."""
+    names = list(names)
+    param = param or what
+    found = ", ".join(names) or "none"
+    if wanted is None:
+        if len(names) != 1:
+            raise StoreError(f"{uri}: name a {what} with ?{param}=NAME (found: {found})")
+        return names[0]
+    if wanted not in names:
+        raise StoreError(f"{uri}: no {what} '{wanted}' (found: {found})")
+    return wanted
+
+
+def pick_document(keys, wanted: str | None, where: str) -> str | None:
+    """The document field: the one named in the URI (must exist), else the first of DOCUMENT_KEYS."""
+    keys = list(keys)
+    if wanted is not None:
+        if wanted not in keys:
+            raise StoreError(f"{where}: no field '{wanted}' for the documents (fields: {', '.join(map(str, keys)) or 'none'})")
+        return wanted
+    return next((k for k in DOCUMENT_KEYS if k in keys), None)
+
+
+def as_text(value) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+

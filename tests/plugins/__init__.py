@@ -1,0 +1,1 @@
+"""Toy extensions, each one file that plugs in only through a registry (tests/test_registries.py)."""
