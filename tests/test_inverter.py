@@ -183,3 +183,28 @@ def test_int8_export_shares_token_embeddings_and_keeps_the_model(tiny_inverter, 
         before = float(tiny_inverter.hypothesizer.eval()(e=e, labels=labels))
         after = float(again.hypothesizer.eval()(e=e, labels=labels))
     assert abs(after - before) / before < 0.02
+
+
+def test_exploring_samples_are_seeded_and_never_lose_to_the_plain_beam(tiny_inverter, minilm):
+    vecs = minilm.embed(TEXTS)
+    plain = tiny_inverter.invert(vecs, steps=4, beam=2, early_stop=False)
+    a = tiny_inverter.invert(vecs, steps=4, beam=2, explore=3, seed=1, early_stop=False)
+    b = tiny_inverter.invert(vecs, steps=4, beam=2, explore=3, seed=1, early_stop=False)
+    assert [r.text for r in a] == [r.text for r in b]  # same seed, same samples
+    # the first step is the same beam; later the pool only grows, so the best never gets worse
+    for p, r in zip(plain, a):
+        assert r.history[0] == p.history[0]
+        assert [s.cosine for s in r.history] == sorted(s.cosine for s in r.history)
+    assert tiny_inverter.stats["texts_embedded"] > 0
+    with pytest.raises(InputError, match="temperature"):
+        tiny_inverter.invert(vecs, steps=1, explore=2, temperature=0)
+
+
+def test_sampling_draws_from_the_model(tiny_inverter, minilm):
+    import torch
+
+    e = torch.from_numpy(minilm.embed(TEXTS))
+    g = torch.Generator().manual_seed(0)
+    ids = tiny_inverter.hypothesizer.sample(e, 20, n=5, temperature=1.5, generator=g)
+    texts = tiny_inverter.codec.decode(ids)
+    assert len(texts) == 10 and len(set(texts)) > 2  # samples differ, unlike greedy decoding

@@ -246,15 +246,25 @@ class Inverter:
         patience: int = 3,
         min_delta: float = 1e-4,
         progress: Callable[[int], None] | None = None,
+        explore: int = 0,
+        temperature: float = 1.0,
+        seed: int = 0,
     ) -> list[Inversion]:
         """Recover one text per row of ``vectors`` (n, d).
 
         ``steps`` correction steps (0: hypothesizer only), sequence beam of width ``beam``.
+        ``explore`` > 0 adds that many corrections *sampled* (at ``temperature``, seeded by ``seed``)
+        from the best candidate at every step beside the beam's deterministic ones, so the search
+        can leave a fixed point (a deterministic corrector handed the same hypothesis writes the
+        same correction again); the fixed-point early stop is then replaced by ``patience``.
         ``progress(k)`` is called after each batch with the number of items finished.
         ``self.stats`` holds embedder calls, texts embedded and where the time went.
         """
-        if steps < 0 or beam < 1 or batch_size < 1:
-            raise InputError(f"steps must be >= 0 and beam, batch_size >= 1 (got steps={steps}, beam={beam}, batch_size={batch_size})")
+        if steps < 0 or beam < 1 or batch_size < 1 or explore < 0:
+            raise InputError(f"steps and explore must be >= 0 and beam, batch_size >= 1 (got steps={steps}, beam={beam}, "
+                             f"batch_size={batch_size}, explore={explore})")
+        if explore and not temperature > 0:
+            raise InputError(f"temperature must be > 0 to explore, got {temperature}")
         if steps > 0 and self.corrector is None:
             raise InputError("this inverter has no corrector (hypothesizer only): use --steps 0")
         vectors = check_vectors(vectors, self.dim)
@@ -264,8 +274,9 @@ class Inverter:
         t_start = time.perf_counter()
         results: list[Inversion] = []
         for start in range(0, len(vectors), batch_size):
+            gen = torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + start)
             results.extend(self._invert_batch(vectors[start:start + batch_size], steps, beam, early_stop,
-                                              threshold, patience, min_delta))
+                                              threshold, patience, min_delta, explore, temperature, gen))
             if progress:
                 progress(min(start + batch_size, len(vectors)))
         self.stats["seconds"] = time.perf_counter() - t_start
@@ -273,7 +284,8 @@ class Inverter:
         self.stats["inversions_per_second"] = len(results) / max(self.stats["seconds"], 1e-9)
         return results
 
-    def _invert_batch(self, targets: np.ndarray, steps, beam, early_stop, threshold, patience, min_delta):
+    def _invert_batch(self, targets: np.ndarray, steps, beam, early_stop, threshold, patience, min_delta,
+                      explore: int = 0, temperature: float = 1.0, generator: torch.Generator | None = None):
         n = len(targets)
         dev = self.device
         t_step, calls_step = time.perf_counter(), self.stats["embedder_calls"]
@@ -358,6 +370,11 @@ class Inverter:
                 for r, (i, t) in enumerate(rows):
                     expanded[i][t] = new[r * beam:(r + 1) * beam]
             pools = {i: [t for t, _ in beams[i]] + [c for t, _ in beams[i] for c in expanded[i][t]] for i in active}
+            if explore:
+                best = [(i, beams[i][0][0]) for i in active]
+                sampled = self._sample_corrections(e, best, cache, explore, temperature, generator, beam)
+                for (i, _), texts_i in zip(best, sampled):
+                    pools[i].extend(texts_i)
             charge([pools.get(i, []) for i in range(n)])
             for i in list(active):
                 before = [t for t, _ in beams[i]]
@@ -372,7 +389,7 @@ class Inverter:
                 reason = None
                 if beams[i][0][1] >= threshold:
                     reason = "threshold"
-                elif [t for t, _ in beams[i]] == before:
+                elif not explore and [t for t, _ in beams[i]] == before:
                     reason = "fixed_point"
                 elif since_best[i] >= patience:
                     reason = "patience"
@@ -386,6 +403,21 @@ class Inverter:
             res.candidates = list(beams[i])
             res.texts_embedded = spent[i]
         return results
+
+    def _sample_corrections(self, e, rows, cache, n, temperature, generator, beam) -> list[list[str]]:
+        """``n`` sampled corrections of each (item, hypothesis) row."""
+        dev = self.device
+        hyp_ids = self.codec.ids([t for _, t in rows], self.max_tokens + 8)
+        e_rows = e[[i for i, _ in rows]]
+        e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows])).to(dev)
+
+        def gen(sl, k):
+            ids, mask = self.codec.pad(hyp_ids[sl])
+            return self.corrector.sample(e_rows[sl], e_hat[sl], ids.to(dev), mask.to(dev), self.max_len, k,
+                                         temperature, generator)
+
+        flat = self._decode(gen, len(rows), max(1, 256 // n), n)
+        return [flat[r * n:(r + 1) * n] for r in range(len(rows))]
 
     @torch.no_grad()
     def hypotheses(self, vectors, batch_size: int = 64) -> list[str]:

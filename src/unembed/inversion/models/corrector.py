@@ -49,3 +49,7 @@ class Corrector(nn.Module):
     @torch.no_grad()
     def generate(self, e, e_hat, hyp_ids, hyp_mask, max_len: int, num_beams: int = 1, num_return: int = 1):
         return self.seq2seq.generate(*self.encode(e, e_hat, hyp_ids, hyp_mask), max_len, num_beams, num_return)
+
+    @torch.no_grad()
+    def sample(self, e, e_hat, hyp_ids, hyp_mask, max_len: int, n: int, temperature: float = 1.0, generator=None):
+        return self.seq2seq.sample(*self.encode(e, e_hat, hyp_ids, hyp_mask), max_len, n, temperature, generator)

@@ -40,3 +40,7 @@ class Hypothesizer(nn.Module):
     @torch.no_grad()
     def generate(self, e: torch.Tensor, max_len: int, num_beams: int = 1, num_return: int = 1):
         return self.seq2seq.generate(*self.encode(e), max_len, num_beams, num_return)
+
+    @torch.no_grad()
+    def sample(self, e: torch.Tensor, max_len: int, n: int, temperature: float = 1.0, generator=None):
+        return self.seq2seq.sample(*self.encode(e), max_len, n, temperature, generator)

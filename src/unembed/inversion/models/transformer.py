@@ -199,13 +199,31 @@ class Seq2Seq(nn.Module):
             return self._greedy(memory, memory_mask, max_len)
         return self._beam(memory, memory_mask, max_len, num_beams, min(num_return, num_beams))
 
-    def _greedy(self, memory, memory_mask, max_len):
+    @torch.no_grad()
+    def sample(self, memory, memory_mask, max_len: int, n: int, temperature: float = 1.0,
+               generator: torch.Generator | None = None):
+        """``n`` sequences per input drawn from the model's distribution at ``temperature``.
+
+        Returns ids (B * n, L) without BOS, padded after EOS, the n samples of each input together.
+        Used to escape the correction loop's fixed point: a deterministic decoder given the same
+        hypothesis writes the same correction every time, a sample need not."""
+        memory = memory.repeat_interleave(n, dim=0)
+        if memory_mask is not None:
+            memory_mask = memory_mask.repeat_interleave(n, dim=0)
+        return self._greedy(memory, memory_mask, max_len, temperature=temperature, generator=generator)
+
+    def _greedy(self, memory, memory_mask, max_len, temperature: float = 0.0, generator=None):
         cfg, b = self.cfg, memory.shape[0]
         kv, caches = self.memory_kv(memory), [{} for _ in self.decoder]
         ids = torch.full((b, 1), cfg.bos_id, dtype=torch.long, device=memory.device)
         out, done = [], torch.zeros(b, dtype=torch.bool, device=memory.device)
         for t in range(max_len):
-            nxt = self.decode(ids, kv, memory_mask, caches, offset=t)[:, -1].argmax(-1)
+            logits = self.decode(ids, kv, memory_mask, caches, offset=t)[:, -1]
+            if temperature > 0:
+                probs = (logits.float() / temperature).softmax(-1)
+                nxt = torch.multinomial(probs, 1, generator=generator)[:, 0]
+            else:
+                nxt = logits.argmax(-1)
             nxt = nxt.masked_fill(done, cfg.pad_id)
             out.append(nxt)
             done |= nxt == cfg.eos_id
