@@ -128,6 +128,78 @@ def test_repeat_prompts_put_the_token_in_every_slot(tiny_lm):
         assert ids.count(p) == template.count("{t}")
 
 
+TINY_SETTINGS = dict(clusters=4, top_fraction=0.1, control=20, known_unused_sample=4, seed=3, batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def tiny_audit(tiny_lm, tmp_path_factory):
+    """The tiny LM audited in this process, on a small pool (a second or two)."""
+    vm = load_vocab_model(tiny_lm[0])
+    out = tmp_path_factory.mktemp("tiny_audit") / "glitch"
+    return vm, audit_vocabulary(vm, out, **TINY_SETTINGS), out
+
+
+def test_summary_carries_a_signature_naming_the_model_and_settings(tiny_audit):
+    vm, audit, out = tiny_audit
+    sig = audit.signature
+    text = str(sig)
+    assert sig.kind == "glitch" and text.startswith(f"model:{vm.name}|kind:causal_lm|")
+    for part in (f"n:{audit.n_tokens}", "clusters:4", "top:0.1", "control:20", "known_unused_sample:4",
+                 "max_per_method:1000", "seed:3", "verify_below:0.01", "reject_above:0.1", "new_tokens:3"):
+        assert f"|{part}|" in text, (part, text)
+    assert re.search(r"\|weights:[0-9a-f]{12}\|vocab:[0-9a-f]{12}\|", text) and "inverter" not in sig.fields
+    # the weights digest tells two matrices apart
+    from dataclasses import replace
+
+    assert replace(vm, input_matrix=vm.input_matrix + 1e-3).weights_digest() != vm.weights_digest()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["signature"] == sig.to_dict() and summary["signature"]["string"] == text
+    assert {k: v for k, v in summary.items() if k != "signature"} == json.loads(json.dumps(
+        {k: v for k, v in audit.to_dict().items() if k != "signature"}))
+    import html
+
+    assert html.escape(text) in (out / "report.html").read_text(encoding="utf-8")  # the method section shows it
+
+
+def test_summary_json_is_written_atomically(tiny_audit, tmp_path, monkeypatch):
+    vm, audit, out = tiny_audit
+    assert sorted(p.name for p in out.iterdir()) == ["candidates.jsonl", "report.html", "summary.json"]  # no .tmp
+    json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    # A second audit into the same folder dies while summary.json replaces the old one: the old one stays whole.
+    folder = tmp_path / "glitch"
+    shutil.copytree(out, folder)
+    before = (folder / "summary.json").read_text(encoding="utf-8")
+    replace = os.replace
+
+    def crash(src, dst):
+        if Path(dst).name == "summary.json":
+            raise OSError("disk full")
+        replace(src, dst)
+
+    import unembed.io
+
+    monkeypatch.setattr(unembed.io.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        audit_vocabulary(vm, folder, **{**TINY_SETTINGS, "seed": 4})
+    assert (folder / "summary.json").read_text(encoding="utf-8") == before
+    assert sorted(p.name for p in folder.iterdir()) == ["candidates.jsonl", "report.html", "summary.json"]
+
+
+def test_methods_table_fits_80_columns(tiny_audit):
+    from rich.console import Console
+
+    from unembed.cli.glitch import methods_table
+
+    _, audit, _ = tiny_audit
+    methods = {**audit.methods, "magikarp": {"skipped": "no reference tokens"}}  # the widest cell a row can hold
+    for ms in (audit.methods, methods):
+        console = Console(width=80, record=True)
+        console.print(methods_table(ms, audit.model["name"]))
+        lines = console.export_text().splitlines()
+        assert max(map(len, lines)) <= 80
+        assert any("centroid_distance" in line for line in lines)  # method names are not wrapped
+
+
 # --------------------------------------------------------------------------------------------------
 # MiniLM's vocabulary
 # --------------------------------------------------------------------------------------------------
@@ -155,7 +227,7 @@ def test_minilm_audit(minilm, minilm_vm, tmp_path):
 
     out = tmp_path / "glitch"
     s = audit_vocabulary(minilm_vm, out, top_fraction=0.001, control=30, known_unused_sample=30, max_per_method=30,
-                         inverter=inverter, inverter_steps=0, inverter_limit=4)
+                         inverter=inverter, inverter_steps=0, inverter_limit=4).to_dict()
     assert s["n_tokens"] == 30522 and s["categories"]["known_unused"] == 994 and s["categories"]["special"] == 5
     m = s["methods"]
     assert m["magikarp"]["known_unused_auc"] > 0.95 and m["l2_norm"]["known_unused_auc"] > 0.95
@@ -184,6 +256,7 @@ def test_minilm_audit(minilm, minilm_vm, tmp_path):
     assert html.count("data:image/png;base64,") == 4  # two projections, the indicators, the agreement
     summary = json.loads((out / "summary.json").read_text())
     assert summary["verified"] == s["verified"]
+    assert "inverter_steps:0" in summary["signature"]["string"] and summary["signature"]["inverter_limit"] == 4
 
 
 def test_token_ids_embed_exactly_like_text(minilm, minilm_vm):
