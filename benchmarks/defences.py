@@ -32,8 +32,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from unembed.defences.config import DEFAULT_DEFENCES as COMMAND  # the command's defaults, written once
+
 RESULTS = Path(__file__).parent / "results"
-COMMAND = "noise:0.001,noise:0.01,noise:0.1,rotate:7,int8,binary,pq:16x8,pca:64,ldp:8"
 MORE = "noise:0.0003,noise:0.003,noise:0.03,noise:0.3,mask:0.5"
 UTILITY_GRID = ("none,noise:0.0003,noise:0.001,noise:0.003,noise:0.01,noise:0.03,noise:0.1,noise:0.3,rotate:7,"
                 "mask:0.25,mask:0.5,mask:0.75,int8,binary,pq:8x8,pq:16x8,pq:32x8,pca:32,pca:64,pca:128,ldp:8,ldp:64,"
@@ -52,8 +53,8 @@ def utility_only(results_dir: Path, n_queries=300, n_passages=2000, fit_texts=10
     """Recall@10 and NDCG@10 of every defence in UTILITY_GRID (no inversion), and each one's distortion."""
     from unembed import load_embedder
     from unembed.corpus import load_corpus
-    from unembed.defences.measure import retrieval_scores, retrieval_set
     from unembed.defences import parse_list, relative_error
+    from unembed.defences.retrieval import retrieval_scores, retrieval_set
     from unembed.inversion.evaluate import sample
 
     t0 = time.time()
@@ -122,7 +123,7 @@ def main() -> None:
     t0 = time.time()
     console = Console(stderr=True)
     with bars(console) as p:
-        res = Defender(inv, cfg, RichReporter(p)).run()
+        res = Defender(inv, cfg, RichReporter(p)).run().to_dict()
     seconds = time.time() - t0
 
     results_dir.mkdir(parents=True, exist_ok=True)

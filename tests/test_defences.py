@@ -214,6 +214,33 @@ def test_get_refuses_unknown_names_and_parameters_and_unfitted_or_wrong_dimensio
         defences.get("noise", scale=0.1)(np.full((2, 8), np.nan))
 
 
+def test_a_defence_registered_in_one_file_is_known_everywhere():
+    import toy_defence  # noqa: F401  (registers halve)
+    from typer.testing import CliRunner
+
+    from unembed.cli import app
+    from unembed.defences.report import utility_leakage_figure
+
+    x = unit_rows(10, 16, 14)
+    halve = defences.parse("halve")
+    assert isinstance(halve, toy_defence.Halve) and halve.spec == "halve" and np.allclose(halve(x), x / 2)
+    assert np.array_equal(halve.queries(x), x) and halve.describe() == "every vector halved"
+    assert [d.spec for d in defences.parse_list("noise:0.1,halve")] == ["noise:0.1", "halve"]
+    assert isinstance(defences.get("halve"), toy_defence.Halve)
+    assert "halve" in defences.NAMES and "halve" in defences.SPEC_FORMS and defences.colour("halve") == "#123456"
+    with pytest.raises(InputError, match="takes no parameter"):
+        defences.parse("halve:2")
+    with pytest.raises(InputError, match="unknown defence 'blur'.*halve"):
+        defences.get("blur")
+    help_text = CliRunner().invoke(app, ["defend", "--help"], env={"COLUMNS": "200"}).output
+    assert "ldp:EPSILON, halve" in help_text
+    with pytest.raises(ValueError, match="two defences are named 'halve'"):
+        defences.register(type("Halve2", (toy_defence.Halve,), {}))
+    recs = [dict(record("halve", "halve", 0.4, 50.0), leakage_for_decision=50.0, pareto=True)]
+    fig = utility_leakage_figure(recs, threshold=10)
+    assert fig.axes[0].lines[0].get_color() == "#123456"
+
+
 # --------------------------------------------------------------------------------------------------
 # Retrieval metrics, attackers, decision
 # --------------------------------------------------------------------------------------------------
@@ -290,9 +317,9 @@ def test_adaptive_attacker_is_fine_tuned_and_the_clean_inverter_untouched(tmp_pa
 
     before = {k: v.clone() for k, v in tiny_inverter.hypothesizer.state_dict().items()}
     job = Defender(tiny_inverter, small_config(tmp_path / "d"))
-    job._data()
+    job.prepare()
     d = defences.parse("int8").fit(job.pool_x)
-    attacker, work, label = job._finetuned(d)
+    attacker, work, label = job.adaptive_attacker(d)
     changed = [k for k, v in attacker.hypothesizer.state_dict().items() if not torch.equal(v.cpu(), before[k].cpu())]
     assert changed and "3 steps" in label and "corrector 2 steps" in label and "defended space" in label
     assert attacker.corrector is not tiny_inverter.corrector
