@@ -136,6 +136,11 @@ class HFEmbedder(Embedder):
             batch_size=batch_size,
         )
 
+    @property
+    def encoder(self):
+        """The transformers module whose hidden states are pooled (an encoder-decoder's encoder)."""
+        return self._encoder
+
     def normalize_text(self, text: str) -> str:
         """Lowercase / strip accents exactly as the tokenizer does (identity if cased)."""
         if self.cased or self._normalizer is None:

@@ -48,7 +48,7 @@ class VocabModel:
         emb = self.embedder
         model = getattr(emb, "model", None)
         if hasattr(emb, "_encoder"):
-            return emb._encoder
+            return emb.encoder
         return model
 
     def weights_digest(self) -> str:
@@ -84,7 +84,7 @@ class VocabModel:
             ids, mask = ids.to(dev), mask.to(dev)
             with torch.inference_mode():
                 if hasattr(emb, "_encoder"):  # a plain Hugging Face encoder with stated pooling
-                    outputs = emb._encoder(input_ids=ids, attention_mask=mask)
+                    outputs = emb.encoder(input_ids=ids, attention_mask=mask)
                     if emb.pooling == "pooler":
                         pooled = outputs.pooler_output
                     elif emb.pooling == "cls":
@@ -174,7 +174,7 @@ def _from_embedder(emb, path: str | None) -> VocabModel:
         hf = getattr(st[0], "auto_model", None)
         tokenizer = getattr(st, "tokenizer", None)
     elif isinstance(emb, HFEmbedder):
-        hf, tokenizer = emb._encoder, emb.tokenizer
+        hf, tokenizer = emb.encoder, emb.tokenizer
     else:
         hf = tokenizer = None
     if hf is None or tokenizer is None or not hasattr(hf, "get_input_embeddings"):

@@ -15,20 +15,8 @@ schemes (``uri_forms()``; each reader module documents its own):
 Adding a store is adding one module here that registers its scheme (``registry.register``).
 Layer rule: readers import only their client, numpy and ``base``; nothing here writes.
 """
-from .base import (
-                   DOCUMENT_KEYS,
-                   BaseReader,
-                   Batch,
-                   StoreError,
-                   StoreReader,
-                   as_text,
-                   check_params,
-                   choose,
-                   missing_client,
-                   pick_document,
-                   redact,
-                   uri_path,
-)
+from .base import (DOCUMENT_KEYS, BaseReader, Batch, StoreError, StoreReader, as_text, check_params, choose,
+                   missing_client, pick_document, redact, uri_path)
 from .registry import Scheme, open_store, register, schemes, uri_forms
 
 __all__ = ["Batch", "BaseReader", "StoreError", "StoreReader", "open_store", "redact", "DOCUMENT_KEYS", "register",

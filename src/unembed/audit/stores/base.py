@@ -148,16 +148,22 @@ def check_params(uri: str, query: dict, allowed: tuple[str, ...]) -> None:
                          f"this store takes {', '.join(allowed) or 'none'}")
 
 
-def choose(uri: str, names, wanted: str | None, what: str = "collection", param: str | None = None) -> str:
-    """The one ``what`` (collection, table, vector column) a URI means: the named one, or the only one."""
+def choose(uri: str, names, wanted: str | None, what: str = "collection", param: str | None = None,
+           joiner: str = "?", not_found: str | None = None) -> str:
+    """The one ``what`` (collection, table, vector column) a URI means: the named one, or the only one.
+
+    ``joiner`` is how the URI adds the parameter (``?`` first, ``&`` after another); ``not_found``
+    words the error for a name that is not there (``{wanted}`` and ``{found}`` are filled in)."""
     names = list(names)
     param = param or what
-    found = ", ".join(names) or "none"
+    found = ", ".join(map(str, names)) or "none"
     if wanted is None:
         if len(names) != 1:
-            raise StoreError(f"{uri}: name a {what} with ?{param}=NAME (found: {found})")
+            raise StoreError(f"{uri}: name a {what} with {joiner}{param}=NAME (found: {found})")
         return names[0]
     if wanted not in names:
+        if not_found:
+            raise StoreError(f"{uri}: " + not_found.format(wanted=wanted, found=found))
         raise StoreError(f"{uri}: no {what} '{wanted}' (found: {found})")
     return wanted
 

@@ -10,15 +10,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .base import (
-    BaseReader,
-    Batch,
-    StoreError,
-    check_params,
-    choose,
-    missing_client,
-    uri_path,
-)
+from .base import BaseReader, Batch, StoreError, check_params, choose, missing_client, uri_path
 from .registry import register
 
 

@@ -21,15 +21,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .base import (
-    DOCUMENT_KEYS,
-    BaseReader,
-    Batch,
-    StoreError,
-    check_params,
-    missing_client,
-    uri_path,
-)
+from .base import DOCUMENT_KEYS, BaseReader, Batch, StoreError, check_params, missing_client, uri_path
 from .registry import register
 
 LOSSLESS = ("IndexFlat", "IndexFlatL2", "IndexFlatIP", "IndexFlat1D", "IndexIVFFlat", "IndexIVFFlatDedup",

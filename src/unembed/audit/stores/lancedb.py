@@ -12,17 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .base import (
-    BaseReader,
-    Batch,
-    StoreError,
-    as_text,
-    check_params,
-    choose,
-    missing_client,
-    pick_document,
-    uri_path,
-)
+from .base import BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client, pick_document, uri_path
 from .registry import register
 
 
@@ -55,14 +45,8 @@ class LanceDBReader(BaseReader):
         self.name = name
         fields = {f.name: f.type for f in schema}
         vector_cols = [n for n, t in fields.items() if _is_float_list(pa, t)]
-        column = query.get("column")
-        if column is None:
-            if len(vector_cols) != 1:
-                raise StoreError(f"{uri}: name the vector column with &column=NAME (vector columns: {', '.join(vector_cols) or 'none'})")
-            column = vector_cols[0]
-        if column not in vector_cols:
-            raise StoreError(f"{uri}: '{column}' is not a column of float vectors (vector columns: {', '.join(vector_cols) or 'none'})")
-        self.column = column
+        column = self.column = choose(uri, vector_cols, query.get("column"), "vector column", "column", joiner="&",
+                                      not_found="'{wanted}' is not a column of float vectors (vector columns: {found})")
         self.text = pick_document([n for n, t in fields.items() if pa.types.is_string(t) or pa.types.is_large_string(t)]
                                   if query.get("text") is None else list(fields), query.get("text"), uri)
         want_id = query.get("id")

@@ -15,17 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .base import (
-    DOCUMENT_KEYS,
-    BaseReader,
-    Batch,
-    StoreError,
-    as_text,
-    check_params,
-    choose,
-    missing_client,
-    uri_path,
-)
+from .base import DOCUMENT_KEYS, BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client, uri_path
 from .registry import register
 
 

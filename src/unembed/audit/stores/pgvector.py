@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlunparse
 
 import numpy as np
 
-from .base import DOCUMENT_KEYS, BaseReader, Batch, StoreError, missing_client, redact
+from .base import DOCUMENT_KEYS, BaseReader, Batch, StoreError, choose, missing_client, redact
 from .registry import register
 
 OURS = ("table", "column", "text", "id")
@@ -83,15 +83,10 @@ class PgvectorReader(BaseReader):
                            "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum", (oid,)).fetchall()
         types = {name: typ for name, typ in cols}
         vec_cols = [n for n, t in cols if t.split("(")[0] in VECTOR_TYPES]
-        column = query.get("column")
-        if column is None:
-            if len(vec_cols) != 1:
-                raise StoreError(f"{redact(self.uri)}: name the vector column with &column=NAME (vector columns: {', '.join(vec_cols) or 'none'})")
-            column = vec_cols[0]
-        if column not in vec_cols:
-            raise StoreError(f"{redact(self.uri)}: '{column}' is not a vector column of {self.table} "
-                             f"(vector columns: {', '.join(vec_cols) or 'none'}; sparsevec and bit are not supported)")
-        self.column = column
+        column = self.column = choose(
+            redact(self.uri), vec_cols, query.get("column"), "vector column", "column", joiner="&",
+            not_found=f"'{{wanted}}' is not a vector column of {self.table} (vector columns: {{found}}; "
+                      "sparsevec and bit are not supported)")
         if types[column].startswith("halfvec"):
             self.notes.append(f"column {column} is halfvec (float16: a negligible loss for inversion)")
         text = query.get("text")

@@ -71,13 +71,7 @@ class QdrantReader(BaseReader):
 
     def _vector_name(self, vectors, wanted: str | None) -> str | None:
         if isinstance(vectors, dict):
-            names = sorted(vectors)
-            if wanted is None:
-                if len(names) != 1:
-                    raise StoreError(f"{self.uri}: the collection has named vectors {', '.join(names)}: choose one with &vector=NAME")
-                wanted = names[0]
-            if wanted not in vectors:
-                raise StoreError(f"{self.uri}: no vector named '{wanted}' (found: {', '.join(names) or 'none'})")
+            wanted = choose(self.uri, sorted(vectors), wanted, "named vector", "vector", joiner="&")
             params = vectors[wanted]
         else:
             if wanted not in (None, ""):

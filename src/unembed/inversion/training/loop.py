@@ -24,7 +24,7 @@ from ...io import atomic_write, read_json, write_json
 from ...reporting import LogReporter, Reporter
 
 __all__ = ["Batches", "lr_lambda", "save_checkpoint", "load_checkpoint", "restore_weights", "LoopSettings",
-           "Fitter", "TrainingInterrupted", "accelerator"]
+           "Fitter", "TrainingInterrupted", "accelerator", "read_checkpoint"]
 
 
 class TrainingInterrupted(UnembedError):
@@ -98,7 +98,8 @@ def save_checkpoint(folder: Path, model, optimizer, step: int, extra: dict) -> N
             old.unlink()
 
 
-def load_checkpoint(folder: Path, model, optimizer) -> tuple[int, dict]:
+def read_checkpoint(folder: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """The metadata and tensors of the checkpoint in ``folder``, or one line saying it is corrupt."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -107,6 +108,11 @@ def load_checkpoint(folder: Path, model, optimizer) -> tuple[int, dict]:
         tensors = load_file(str(folder / meta["weights"]))
     except (SafetensorError, OSError, KeyError) as exc:
         raise CheckpointError(f"checkpoint in {folder} is corrupt or truncated ({exc}); delete the folder to restart that stage") from None
+    return meta, tensors
+
+
+def load_checkpoint(folder: Path, model, optimizer) -> tuple[int, dict]:
+    meta, tensors = read_checkpoint(folder)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     state: dict[int, dict] = {}
     for k, v in tensors.items():
@@ -119,14 +125,7 @@ def load_checkpoint(folder: Path, model, optimizer) -> tuple[int, dict]:
 
 def restore_weights(folder: Path, model: torch.nn.Module) -> None:
     """Load the model weights of the checkpoint in ``folder`` (not the optimizer)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    meta = read_json(folder / "checkpoint.json")
-    try:
-        tensors = load_file(str(folder / meta["weights"]))
-    except (SafetensorError, OSError, KeyError) as exc:
-        raise CheckpointError(f"checkpoint in {folder} is corrupt or truncated ({exc}); delete the folder to restart that stage") from None
+    _, tensors = read_checkpoint(folder)
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
 
 
