@@ -30,6 +30,7 @@ def train(
     model: str = typer.Option(_t("model"), help="model size: tiny, small, base (not with --from)"),
     init: str = typer.Option(_t("init"), help="bert (warm-start from MiniLM's weights) or random (not with --from)"),
     max_tokens: int = typer.Option(_t("max_tokens"), help="longest text, in tokens"),
+    train_texts: int = typer.Option(_t("train_texts"), help="train on a seeded sample of this many corpus texts (0: all)"),
     batch_size: int = typer.Option(_t("batch_size")),
     hypothesizer_steps: int = typer.Option(_t("hypothesizer_steps")),
     corrector_steps: int = typer.Option(_t("corrector_steps")),
@@ -54,7 +55,7 @@ def train(
     Time on a 2-core CPU (bf16): about 41 examples/s for the small hypothesizer and 23 for its corrector, so the defaults (2,000 + 2,000 steps of 64) take about 2.5 hours; shrink with --hypothesizer-steps, --corrector-steps and --batch-size. Interrupt at any time (Ctrl-C): --resume continues where it stopped.
     """
     cfg = TrainConfig(out=str(out_dir), embedder=embedder, corpus=corpus, model=model, init=init,
-                      start_from=start_from, max_tokens=max_tokens, batch_size=batch_size,
+                      start_from=start_from, max_tokens=max_tokens, train_texts=train_texts, batch_size=batch_size,
                       hypothesizer_steps=hypothesizer_steps, corrector_steps=corrector_steps,
                       corrector_examples=corrector_examples, corrector_rounds=corrector_rounds, lr=lr,
                       lr_pretrained=lr_pretrained, warmup_steps=warmup_steps, eval_every=eval_every,

@@ -33,6 +33,7 @@ class TrainConfig:
     init: str = "bert"  # "bert": warm-start from MiniLM's BERT weights (or init_from); "random"
     init_from: str | None = None  # a BERT safetensors file or model folder; default: the MiniLM package
     start_from: str | None = None  # continue this inverter (folder or shipped name): `unembed train --from`
+    train_texts: int = 0  # train on a seeded sample of this many corpus texts (0: all); only they are embedded
     batch_size: int = 64
     lr: float = 1e-3  # fresh parameters
     lr_pretrained: float = 3e-4  # warm-started parameters (with start_from: every parameter)
@@ -67,7 +68,7 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
-        for name in ("hypothesizer_steps", "corrector_steps", "corrector_examples", "warmup_steps", "eval_every",
+        for name in ("train_texts", "hypothesizer_steps", "corrector_steps", "corrector_examples", "warmup_steps", "eval_every",
                      "n_validation", "n_test", "seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

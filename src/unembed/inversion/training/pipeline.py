@@ -272,10 +272,15 @@ class Trainer:
             return self.data
         with self.acc.main_process_first():  # the main process builds, the others then read
             corpus = self.corpus()
-            train_vecs = self.embeddings("train", corpus.train)
+            train = corpus.train
+            if 0 < self.cfg.train_texts < len(train):
+                keep = np.sort(np.random.default_rng([self.cfg.seed, 5]).permutation(len(train))[:self.cfg.train_texts])
+                train = [train[i] for i in keep]
+            train_vecs = self.embeddings("train", train)
             val_vecs = self.embeddings("validation", corpus.validation)
-        self.reporter.note(f"corpus: {len(corpus.train)} train, {len(corpus.validation)} validation, {len(corpus.test)} test texts")
-        return TrainData(corpus.train, train_vecs, corpus.validation, val_vecs)
+        self.reporter.note(f"corpus: {len(train)} of {len(corpus.train)} train, {len(corpus.validation)} validation, "
+                           f"{len(corpus.test)} test texts")
+        return TrainData(train, train_vecs, corpus.validation, val_vecs)
 
     def run(self) -> Inverter:
         cfg = self.cfg
