@@ -333,7 +333,7 @@ class Doc:
         return f"{street}, {code} {city}"
 
     # numbers and money --------------------------------------------------------------------------
-    def amount(self, low: float = 5, high: float = 20000) -> str:
+    def amount(self, low: float = 20, high: float = 9000) -> str:
         rng, loc = self.rng, self.loc
         value = round(10 ** rng.uniform(_log10(low), _log10(high)), 2)
         cents = rng.random() < 0.75
@@ -503,7 +503,7 @@ SLOTS: dict[str, Callable[[Doc], str]] = {
     "time2": lambda d: d.time(),
     "amount": lambda d: d.amount(),
     "amount2": lambda d: d.amount(),
-    "small_amount": lambda d: d.amount(2, 300),
+    "small_amount": lambda d: d.amount(8, 300),
     "rent": lambda d: d.amount(400, 4000),
     "monthly_salary": lambda d: d.amount(1500, 9000),
     "big_amount": lambda d: d.amount(5000, 900000),
@@ -586,6 +586,8 @@ def _value(doc: Doc, name: str) -> str:
 
 
 _A_AN = re.compile(r"\b([Aa]) ([aeiouAEIOU]\w)")
+_DOUBLE_STOP = re.compile(r"(?<!\.)\.\.(?!\.)")
+_TWO_WEEKDAYS = re.compile(r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? (?=(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*\b)")
 
 
 def render(template: Template, doc: Doc) -> list[str]:
@@ -594,9 +596,11 @@ def render(template: Template, doc: Doc) -> list[str]:
     for line in template.lines:
         line = _ALT.sub(lambda m: doc.rng.choice(m.group(1).split("|")), line)
         line = _SLOT.sub(lambda m: _value(doc, m.group(1)), line)
-        line = " ".join(line.split())
+        line = " ".join(unicodedata.normalize("NFKC", line).translate(_CHAR_MAP).split())  # Faker's dashes
         line = re.sub(r"\s+([,.;:!?])", r"\1", line)
         line = _A_AN.sub(lambda m: f"{m.group(1)}n {m.group(2)}", line)
+        line = _DOUBLE_STOP.sub(".", line)  # "at 8 a.m.."
+        line = _TWO_WEEKDAYS.sub("", line)  # "{weekday} {date}" with a date that names its weekday
         if line and line[0].islower():
             line = line[0].upper() + line[1:]
         if line:
@@ -610,8 +614,21 @@ def texts_of_document(n_sentences: int) -> int:
     return n_sentences + n_sentences // 2 + n_sentences // 3
 
 
-def generate(templates: tuple[Template, ...], seed: int, n_texts: int) -> Iterator[list[str]]:
-    """Documents (lists of sentences) from ``templates``, until about ``n_texts`` texts are made."""
+#: Every sentence has at least MIN_TOKENS WordPiece tokens and a whole document at most MAX_TOKENS.
+MIN_TOKENS, MAX_TOKENS = 4, 64
+
+
+def generate(
+    templates: tuple[Template, ...],
+    seed: int,
+    n_texts: int,
+    count_tokens: Callable[[str], int] | None = None,
+) -> Iterator[list[str]]:
+    """Documents (lists of sentences) from ``templates``, until about ``n_texts`` texts are made.
+
+    Each document draws a template, a locale and its values from a generator of its own, seeded
+    from ``seed``. With ``count_tokens``, a document with a sentence under MIN_TOKENS tokens or over
+    MAX_TOKENS in all is drawn again (so every passage the build forms fits ``max_tokens=64``)."""
     rng = random.Random(seed)
     codes = sorted(LOCALES)
     made = 0
@@ -620,6 +637,12 @@ def generate(templates: tuple[Template, ...], seed: int, n_texts: int) -> Iterat
         doc_rng = random.Random(rng.getrandbits(64))
         doc = Doc(doc_rng, codes[doc_rng.randrange(len(codes))])
         sentences = render(template, doc)
+        if not sentences:
+            continue
+        if count_tokens is not None:
+            counts = [count_tokens(s) for s in sentences]
+            if min(counts) < MIN_TOKENS or sum(counts) > MAX_TOKENS:
+                continue
         made += texts_of_document(len(sentences))
         yield sentences
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import register
+from ..tokens import default_token_counter
 from ._records import FAKER_VERSION, clean_record, generate, load_templates
 from .base import Source
 
@@ -23,7 +24,7 @@ SEED = 20240611
 
 def read(root: Path) -> Iterator[list[str]]:
     """Documents (one message or record, a list of sentences); ``root`` (a cache folder) is unused."""
-    yield from generate(load_templates("train"), SEED, TEXTS)
+    yield from generate(load_templates("train"), SEED, TEXTS, default_token_counter())
 
 
 SOURCE = register(Source(

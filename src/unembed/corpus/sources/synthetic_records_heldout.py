@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import register
+from ..tokens import default_token_counter
 from ._records import FAKER_VERSION, clean_record, generate, load_templates
 from .base import Source
 
@@ -20,7 +21,7 @@ SEED = 20240612
 
 def read(root: Path) -> Iterator[list[str]]:
     """Documents of the held-out templates; ``root`` (a cache folder) is unused."""
-    yield from generate(load_templates("heldout"), SEED, TEXTS)
+    yield from generate(load_templates("heldout"), SEED, TEXTS, default_token_counter())
 
 
 SOURCE = register(Source(
