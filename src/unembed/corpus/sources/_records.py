@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import random
 import re
 import unicodedata
@@ -259,7 +260,11 @@ class Doc:
         if p is None:
             fake, rng = self.fake, self.rng
             female = rng.random() < 0.5
-            first = (fake.first_name_female() if female else fake.first_name_male()).split()[0]
+            taken = {q["first"] for q in self.people.values()}
+            for _ in range(5):  # two people of one document have different given names
+                first = (fake.first_name_female() if female else fake.first_name_male()).split()[0]
+                if first not in taken:
+                    break
             last = re.sub(r"\s+(?:II|III|IV|B\.Sc\.|MBA\.|Jr\.|Sr\.)$", "", fake.last_name())
             p = {"first": first, "last": last, "female": female}
             self.people[role] = p
@@ -335,7 +340,7 @@ class Doc:
     # numbers and money --------------------------------------------------------------------------
     def amount(self, low: float = 20, high: float = 9000) -> str:
         rng, loc = self.rng, self.loc
-        value = round(10 ** rng.uniform(_log10(low), _log10(high)), 2)
+        value = round(10 ** rng.uniform(math.log10(low), math.log10(high)), 2)
         cents = rng.random() < 0.75
         whole = int(value)
         english = f"{whole:,}" + (f".{int(round((value - whole) * 100)):02d}" if cents else "")
@@ -367,12 +372,6 @@ class Doc:
             clock = f"{(h - 1) % 12 + 1}:{m:02d}" if m or rng.random() < 0.5 else f"{(h - 1) % 12 + 1}"
             return f"{clock} {am if h < 12 else pm}"
         return f"{h:02d}:{m:02d} {rng.choice(_ZONES)}"
-
-
-def _log10(x: float) -> float:
-    import math
-
-    return math.log10(x)
 
 
 _DATE_STYLES = ("long", "long", "short_month", "us_long", "us_long", "iso", "iso", "numeric", "numeric",
@@ -530,10 +529,7 @@ SLOTS: dict[str, Callable[[Doc], str]] = {
     "ref": _id(("??##-####", "REF-######", "#####-??", "????-####-##")),
     "sku": _id(("SKU-#####", "??-####-??", "####-###", "?###-##")),
     "asset_tag": _id(("LT-#####", "IT-YYYY-####", "PC-######", "ASSET-####")),
-    "hostname": lambda d: d.fake.bothify(d.rng.choice(("srv-??-##", "web-##", "db-prod-##", "LAPTOP-#?#?#?",
-                                                       "ws-####", "mail-##")), letters="abcdefghkmnprstvwxz").upper()
-    if d.rng.random() < 0.3 else d.fake.bothify(d.rng.choice(("srv-??-##", "web-##", "db-prod-##", "ws-####", "mail-##")),
-                                                letters="abcdefghkmnprstvwxz"),
+    "hostname": lambda d: _hostname(d),
     "ip": lambda d: d.fake.ipv4_private() if d.rng.random() < 0.7 else d.fake.ipv4_public(),
     "version": lambda d: f"{d.rng.randrange(1, 12)}.{d.rng.randrange(0, 20)}.{d.rng.randrange(0, 10)}",
     "card_last4": lambda d: d.fake.numerify("####"),
@@ -552,6 +548,13 @@ SLOTS: dict[str, Callable[[Doc], str]] = {
     "plate": lambda d: d.fake.license_plate(),
     "bic": lambda d: d.fake.swift(length=8),
 }
+
+
+def _hostname(doc: Doc) -> str:
+    pattern = doc.rng.choice(("srv-??-##", "web-##", "db-prod-##", "ws-####", "mail-##", "LAPTOP-#?#?#?",
+                              "DESKTOP-?#?#?#"))
+    name = doc.fake.bothify(pattern, letters="abcdefghkmnprstvwxz")
+    return name.upper() if pattern[0].isupper() else name  # servers lower case, Windows machines upper
 
 
 def _iban(doc: Doc) -> str:
