@@ -411,8 +411,8 @@ def swap_entities(text: str, rng: random.Random, fake=None) -> str | None:
 def augment(texts: Sequence[str], fraction: float, seed: int) -> list[str]:
     """Entity-swapped copies of a seeded ``fraction`` of ``texts`` (those with something to swap),
     in the order of ``texts``. The same texts, fraction and seed (and Faker version) give the same
-    copies; each text draws from a generator of its own, so adding texts does not change the
-    copies of the others' positions before them."""
+    copies; each text draws from a generator of its own, seeded in turn, so the copies of the
+    first n texts do not depend on the texts after them."""
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must be in [0, 1], got {fraction!r}")
     rng = random.Random(seed)
