@@ -480,7 +480,7 @@ def test_default_corpus(default_corpus, corpus_cache):
     assert ood_source in ("fortunes", "bible") and ood_source in used
     assert m["sources"][ood_source]["counts"]["train"] == 0
     assert m["sources"][ood_source]["counts"]["ood"] == len(c.ood) > 1000
-    in_domain = [n for n in used if n != ood_source]
+    in_domain = [n for n in used if m["sources"][n]["role"] == "in-domain"]  # not ood, not held out
     assert all(m["sources"][n]["counts"]["train"] > 1000 for n in in_domain)
     assert len(c.train) > 10000 and len(c.validation) == 500 and len(c.test) == 500
     assert sum(m["sources"][n]["counts"]["train"] for n in used) == len(c.train)

@@ -20,7 +20,8 @@ empty.
 
 Modules: ``cleaning`` (sentence splitting and cleaning), ``files`` (user files), ``fetch`` (packages
 into the cache, never running their code), ``tokens`` (token counts), ``sources`` (the registry),
-``build`` (assembly, splits, manifest, cache). Layer rule: nothing here imports models, embedders
+``build`` (assembly, splits, manifest, cache), ``augment`` (entity swapping: real sentences with
+their names, places, dates and numbers replaced by Faker values). Layer rule: nothing here imports models, embedders
 or stores; the corpus knows only text.
 """
 from .build import (
