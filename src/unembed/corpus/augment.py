@@ -261,10 +261,10 @@ class _Swapper:
         Letters the default cleaner counts as non-Latin (ł, ø, ß, æ) are transliterated, so that
         a swapped Wikipedia sentence still passes :func:`~unembed.corpus.cleaning.clean_text`."""
         if word not in self.words:
-            from .sources._records import _TRANSLIT
+            from .sources._records import TRANSLIT
 
             value = {"first": self.first_name, "last": self.last_name, "place": self.city}[kind]()
-            self.words[word] = value.translate(_TRANSLIT)
+            self.words[word] = value.translate(TRANSLIT)
         return self.words[word]
 
     def names(self) -> None:
@@ -383,9 +383,9 @@ def _capitalised(word: str) -> bool:
 
 
 def _default_fake(rng: random.Random):
-    from .sources._records import LOCALES, _faker
+    from .sources._records import LOCALES, faker_for
 
-    fake = _faker(rng.choice(sorted(LOCALES)))
+    fake = faker_for(rng.choice(sorted(LOCALES)))
     fake.seed_instance(rng.getrandbits(48))
     return fake
 

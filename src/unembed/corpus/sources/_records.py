@@ -34,7 +34,7 @@ from typing import Callable, Iterator
 
 from ..cleaning import balanced
 
-__all__ = ["Template", "load_templates", "generate", "render", "clean_record", "texts_of_document",
+__all__ = ["TRANSLIT", "faker_for", "Template", "load_templates", "generate", "render", "clean_record", "texts_of_document",
            "LOCALES", "SLOTS", "FAKER_VERSION"]
 
 #: The Faker release the sources are pinned to (``pip install 'unembed[corpus]'``).
@@ -210,7 +210,7 @@ _LOCAL_FREE = {"en_GB": ("btinternet.com", "hotmail.co.uk", "yahoo.co.uk"), "de_
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_TRANSLIT = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ł": "l", "Ł": "L", "đ": "d",
+TRANSLIT = str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ł": "l", "Ł": "L", "đ": "d",
                            "œ": "oe", "þ": "th", "ð": "d", "ı": "i"})
 _LEGAL_WORDS = re.compile(
     r"\b(?:GmbH|AG|KG|OHG|Co|e\.K|Ltd|LLC|LLP|Inc|Corp|plc|Group|Grupo|S\.L\.N\.E|S\.L|S\.A|SA|SAS|SARL|S\.r\.l|"
@@ -220,7 +220,7 @@ _LEGAL_WORDS = re.compile(
 
 def ascii_fold(text: str) -> str:
     """``text`` without accents (Björn -> Bjorn, Łukasz -> Lukasz, Strauß -> Strauss)."""
-    text = unicodedata.normalize("NFKD", text.translate(_TRANSLIT))
+    text = unicodedata.normalize("NFKD", text.translate(TRANSLIT))
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
@@ -234,7 +234,7 @@ def _handle(text: str) -> str:
 # --------------------------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=None)
-def _faker(code: str):
+def faker_for(code: str):
     from faker import Faker
 
     return Faker(code)
@@ -246,7 +246,7 @@ class Doc:
     def __init__(self, rng: random.Random, locale: str):
         self.rng = rng
         self.loc = LOCALES[locale]
-        self.fake = _faker(locale)
+        self.fake = faker_for(locale)
         self.fake.seed_instance(rng.getrandbits(48))
         self.values: dict[str, str] = {}
         self.people: dict[str, dict] = {}
