@@ -386,3 +386,15 @@ def test_report_renders_offline_and_is_not_blank(tmp_path, tiny_inverter, vector
     background = np.all(np.abs(img - img[5, 5]) < 0.02, axis=-1)
     assert background.mean() < 0.9, "the screenshot is (almost) blank"
     assert len(np.unique((img * 255).astype(np.uint8).reshape(-1, 3), axis=0)) > 50  # text, plots, colours
+
+
+def test_summary_carries_the_project_signature(tmp_path, tiny_inverter, vectors):
+    store, _ = build("faiss", tmp_path, vectors)
+    with Audit(store, tiny_inverter, tmp_path / "out", steps=1, beam=1, sample=3, seed=5) as job:
+        job.check()
+        s = job.run()
+    sig = s["signature"]
+    assert sig["model"] == tiny_inverter.model_id and sig["n"] == 3 and sig["selection"] == "sample3:seed5"
+    assert "steps:1|beam:1" in sig["string"] and sig["string"].endswith(f"unembed:{sig['unembed']}")
+    assert "13a" in sig["metrics"]["bleu"]
+    assert sig["string"] in (tmp_path / "out" / "report.html").read_text()

@@ -56,6 +56,7 @@ import numpy as np
 
 from ..errors import EmbedderError, InputError
 from ..io import atomic_write
+from ..signature import Signature
 from ..metrics import METRIC_SETTINGS, bleu, cosine_rows, token_f1
 from .stores import StoreReader, open_store, redact
 
@@ -529,11 +530,23 @@ class Audit:
         s.update(status=status, store=store, embedder_check=self.fit, settings=self.settings,
                  selected=self.selected, normalization=self.normalization,
                  metrics_signature=dict(METRIC_SETTINGS, normalization=self.normalization),
+                 signature=self.signature(len(records)).to_dict(),
                  sensitive_detection=DETECTION, inverter={"model_id": self.inverter.model_id,
                                                           "embedder": self.embedder.name,
                                                           "source": self.inverter.source},
                  throughput=getattr(self, "_timing", None))
         return s
+
+    def signature(self, n: int) -> Signature:
+        """How this audit's numbers were computed (the project's one Signature, kind "audit")."""
+        st = self.settings
+        return Signature({
+            "model": st["inverter"], "embedder": st["embedder"], "store": st["store"], "n": n,
+            "selection": (f"sample{st['sample']}:seed{st['seed']}" if st.get("sample") else
+                          f"first{st['limit']}" if st.get("limit") else "all"),
+            "steps": st["steps"], "beam": st["beam"], "early_stop": "yes", "precision": self.inverter.precision,
+            "norm": "none" if self.normalization == "none" else "uncased",
+        }, metrics=dict(METRIC_SETTINGS, normalization=self.normalization), kind="audit")
 
     def _write_summary(self, summary: dict) -> None:
         self.out.mkdir(parents=True, exist_ok=True)

@@ -278,7 +278,8 @@ def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, nor
                     ("text normalisation", _e(s.get("normalization"))),
                     ("BLEU", _e((s.get("metrics_signature") or {}).get("bleu"))),
                     ("token F1", _e((s.get("metrics_signature") or {}).get("token_f1"))),
-                    ("sensitive item recovered", _e((s.get("sensitive_detection") or {}).get("recovered")))]
+                    ("sensitive item recovered", _e((s.get("sensitive_detection") or {}).get("recovered"))),
+                    ("signature", f"<code>{_e((s.get('signature') or {}).get('string'))}</code>")]
     if thr.get("records"):
         method_pairs.append(("throughput", _e(f"{thr['records']} records in {thr['seconds']:.1f} s "
                                               f"({thr['records_per_second']:.2f} records/s) in this run")))
