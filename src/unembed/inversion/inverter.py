@@ -357,22 +357,12 @@ class Inverter:
             # the beam is never expanded twice: its corrections are remembered from last time.
             rows = [(i, t) for i in active for t, _ in beams[i] if t not in expanded[i]]
             if rows:
-                hyp_ids = self.codec.ids([t for _, t in rows], self.max_tokens + 8)
-                e_rows = e[[i for i, _ in rows]]
-                e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows])).to(dev)
-
-                def gen_cor(sl, b):
-                    ids, mask = self.codec.pad(hyp_ids[sl])
-                    return self.corrector.generate(e_rows[sl], e_hat[sl], ids.to(dev), mask.to(dev),
-                                                   self.max_len, num_beams=b, num_return=b)
-
-                new = self._decode(gen_cor, len(rows), max(1, 256 // beam), beam)
-                for r, (i, t) in enumerate(rows):
-                    expanded[i][t] = new[r * beam:(r + 1) * beam]
+                for (i, t), outs in zip(rows, self._correct(e, rows, cache, beam)):
+                    expanded[i][t] = outs
             pools = {i: [t for t, _ in beams[i]] + [c for t, _ in beams[i] for c in expanded[i][t]] for i in active}
             if explore:
                 best = [(i, beams[i][0][0]) for i in active]
-                sampled = self._sample_corrections(e, best, cache, explore, temperature, generator, beam)
+                sampled = self._correct(e, best, cache, explore, temperature, generator)
                 for (i, _), texts_i in zip(best, sampled):
                     pools[i].extend(texts_i)
             charge([pools.get(i, []) for i in range(n)])
@@ -404,20 +394,29 @@ class Inverter:
             res.texts_embedded = spent[i]
         return results
 
-    def _sample_corrections(self, e, rows, cache, n, temperature, generator, beam) -> list[list[str]]:
-        """``n`` sampled corrections of each (item, hypothesis) row."""
+    def _correct(self, e, rows, cache, k: int, temperature: float = 0.0, generator=None) -> list[list[str]]:
+        """``k`` corrections of each (item, hypothesis) row: the corrector's beam of width ``k``, or,
+        with a temperature, ``k`` samples. Rows are decoded shortest hypothesis first, so that each
+        chunk's rows finish at about the same step (a chunk decodes until its longest row ends)."""
         dev = self.device
-        hyp_ids = self.codec.ids([t for _, t in rows], self.max_tokens + 8)
-        e_rows = e[[i for i, _ in rows]]
-        e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows])).to(dev)
+        order = sorted(range(len(rows)), key=lambda r: len(rows[r][1]))
+        rows_sorted = [rows[r] for r in order]
+        hyp_ids = self.codec.ids([t for _, t in rows_sorted], self.max_tokens + 8)
+        e_rows = e[[i for i, _ in rows_sorted]]
+        e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows_sorted])).to(dev)
 
-        def gen(sl, k):
+        def gen(sl, b):
             ids, mask = self.codec.pad(hyp_ids[sl])
-            return self.corrector.sample(e_rows[sl], e_hat[sl], ids.to(dev), mask.to(dev), self.max_len, k,
-                                         temperature, generator)
+            args = (e_rows[sl], e_hat[sl], ids.to(dev), mask.to(dev), self.max_len)
+            if temperature > 0:
+                return self.corrector.sample(*args, b, temperature, generator)
+            return self.corrector.generate(*args, num_beams=b, num_return=b)
 
-        flat = self._decode(gen, len(rows), max(1, 256 // n), n)
-        return [flat[r * n:(r + 1) * n] for r in range(len(rows))]
+        flat = self._decode(gen, len(rows_sorted), max(1, 256 // k), k)
+        out: list[list[str]] = [[] for _ in rows]
+        for pos, r in enumerate(order):
+            out[r] = flat[pos * k:(pos + 1) * k]
+        return out
 
     @torch.no_grad()
     def hypotheses(self, vectors, batch_size: int = 64) -> list[str]:
