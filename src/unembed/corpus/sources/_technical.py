@@ -28,7 +28,7 @@ from ..cleaning import balanced, clean_text, split_sentences
 
 __all__ = [
     "read_text_file", "html_paragraphs", "html_document", "paragraphs_to_sentences", "is_held_out_path",
-    "clean_technical", "clean_name_line", "is_identifier", "cap_documents",
+    "clean_technical", "clean_name_line", "is_identifier", "cap_documents", "find_dir", "html_pages", "read_html_pages",
 ]
 
 
@@ -306,3 +306,42 @@ def clean_name_line(text: str) -> str | None:
     if not 1 <= len(words) <= 6 or not _latin(name) or not balanced(name) or name.count('"') % 2:
         return None
     return f"{name} <{m.group(2)}>"
+
+
+# ---------------------------------------------------------------------------------------------
+# Trees of HTML pages
+# ---------------------------------------------------------------------------------------------
+
+
+def find_dir(root: Path, relative: str) -> Path:
+    """The folder ``root/relative`` (``relative`` a POSIX path); SourceUnavailable when missing."""
+    from ..fetch import SourceUnavailable
+
+    folder = root / relative
+    if not folder.is_dir():
+        raise SourceUnavailable(f"no {relative} inside the package")
+    return folder
+
+
+def html_pages(folder: Path, skip=None, suffixes: tuple[str, ...] = (".html", ".htm", ".html.gz")) -> list[Path]:
+    """The HTML pages under ``folder`` in path order, less held-out and boilerplate paths (see
+    :func:`is_held_out_path`) and those for which ``skip(relative_posix_path)`` is true."""
+    out = []
+    for path in sorted(folder.rglob("*")):
+        if not path.name.endswith(suffixes) or not path.is_file():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        if is_held_out_path(path) or (skip is not None and skip(rel)):
+            continue
+        out.append(path)
+    return out
+
+
+def read_html_pages(pages: list[Path], max_sentences: int | None = None, skip_class: re.Pattern | None = None):
+    """One document a page (its prose sentences in order), empty pages left out, capped at
+    ``max_sentences`` sentences (pages in the given order) when given."""
+    documents = (d for d in (html_document(p, skip_class) for p in pages) if d)
+    if max_sentences is None:
+        yield from documents
+    else:
+        yield from cap_documents(documents, max_sentences)
