@@ -1,0 +1,35 @@
+"""LibreOffice 7.4 help (English, HTML) from Debian's libreoffice-help-en-us.
+
+Read: the help pages under ``usr/share/libreoffice/help/en-US/text``, one document a page, its prose
+paragraphs in order. Dropped: the page chrome (header, module menu, index and contents sidebars,
+footer), headings, tables (shortcut and function-argument tables), code listings (Basic examples in
+``<pre>`` and ``bascode`` blocks) and one-line labels.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+from . import register
+from ._technical import clean_technical, find_dir, html_pages, read_html_pages
+from .base import Source
+
+_LO_SKIP_CLASS = re.compile(
+    r"nav|header|footer|contents|contents-treeview|index-label|dropdowns|modules|bascode|pycode|code|"
+    r"example|bm_module|relatedtopics|related|sidebar|search|debug|howtoget|embedded|logo|symbol|lang|"
+    r"leftside|rightside|donation|copyright",
+    re.IGNORECASE,
+)
+
+
+def read(root: Path) -> Iterator[list[str]]:
+    pages = html_pages(find_dir(root, "usr/share/libreoffice/help/en-US/text"))
+    yield from read_html_pages(pages, skip_class=_LO_SKIP_CLASS)
+
+
+SOURCE = register(Source(
+    name="libreoffice-help", kind="apt", package="libreoffice-help-en-us", version="4:7.4.7-1+deb12u14",
+    licence="MPL-2.0", register="instructions", description="LibreOffice 7.4 help pages (English)", read=read,
+    clean=clean_technical,
+))
