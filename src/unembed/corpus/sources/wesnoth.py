@@ -1,0 +1,58 @@
+"""Narrative text of Battle for Wesnoth 1.16: unit descriptions, multiplayer scenario stories and
+dialogue, tips and the campaigns shipped in Debian's wesnoth-1.16-data.
+
+Read: the translatable strings (``_ "..."``, WML's mark for player-facing text) of the ``.cfg``
+files under ``data/core/units``, ``data/campaigns``, ``data/multiplayer`` and ``data/tips.cfg``
+(files parsed as text, never run by the game): one document a file, its strings in order.
+Dropped: sentences with run-time substitutions (``$variable``), markup (``<b>``) or macros
+(``{MACRO}``), the interface (``gui/``, ``themes/``), tests, schemas, AI configurations and the
+licence file.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+from ..cleaning import split_sentences
+from . import register
+from ._technical import read_text_file
+from .base import Source, SourceUnavailable
+
+_STRING = re.compile(r'\b_\s*"((?:[^"]|"")*)"')
+_SUBSTITUTION = re.compile(r"[$<>{}]|&\w")
+_PARTS = ("core/units", "campaigns", "multiplayer")
+
+
+def wml_strings(text: str) -> list[str]:
+    """The sentences of the translatable strings of a WML file, unescaped; sentences with run-time
+    substitutions, markup or macros are left out."""
+    out = []
+    for m in _STRING.finditer(text):
+        value = m.group(1).replace('""', '"')
+        out.extend(s for s in split_sentences(" ".join(value.split())) if not _SUBSTITUTION.search(s))
+    return out
+
+
+def files(data: Path) -> list[Path]:
+    found = [data / "tips.cfg"] if (data / "tips.cfg").is_file() else []
+    for part in _PARTS:
+        if (data / part).is_dir():
+            found.extend(sorted((data / part).rglob("*.cfg")))
+    return found
+
+
+def read(root: Path) -> Iterator[list[str]]:
+    data = next((p for p in sorted(root.rglob("data")) if p.is_dir() and (p / "core").is_dir()), None)
+    if data is None:
+        raise SourceUnavailable("no Wesnoth data folder inside the package")
+    for path in files(data):
+        sentences = wml_strings(read_text_file(path))
+        if sentences:
+            yield sentences
+
+
+SOURCE = register(Source(
+    name="wesnoth", kind="apt", package="wesnoth-1.16-data", version="1:1.16.9-1", licence="GPL-2.0+",
+    register="narrative", description="Battle for Wesnoth unit descriptions, stories and dialogue", read=read,
+))
