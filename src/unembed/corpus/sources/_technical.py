@@ -49,6 +49,10 @@ _BOILERPLATE_NAMES = re.compile(
     r"readme|install)(?:[._-].*)?$",
     re.IGNORECASE,
 )
+# Of HTML pages only licence and changelog pages are boilerplate ("install.html" is a manual page
+# about installing, not an INSTALL file).
+_BOILERPLATE_PAGES = re.compile(r"^(?:copyright|copying|licen[cs]e|gpl|lgpl|gfdl|fdl|changelog)(?:[._-].*)?$",
+                                re.IGNORECASE)
 
 
 def is_held_out_path(path: Path | str) -> bool:
@@ -61,6 +65,8 @@ def is_held_out_path(path: Path | str) -> bool:
     if "man" in parts and any(p.startswith("man") and p[3:].isdigit() for p in parts):
         return True  # man1, man3, ... folders: held out
     name = parts[-1] if parts else ""
+    if name.endswith((".html", ".htm", ".html.gz")):
+        return bool(_BOILERPLATE_PAGES.match(name))
     return bool(_BOILERPLATE_NAMES.match(name))
 
 
@@ -92,7 +98,7 @@ _VOID = frozenset("br hr img input meta link area base col embed param source tr
 class _ProseParser(HTMLParser):
     """Collects the text of prose blocks, skipping code, tables, headings and navigation."""
 
-    def __init__(self, skip_class: re.Pattern = _SKIP_CLASS) -> None:
+    def __init__(self, skip_class: re.Pattern | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.paragraphs: list[str] = []
         self._buffer: list[str] = []
@@ -109,7 +115,10 @@ class _ProseParser(HTMLParser):
         if tag in _SKIP_TAGS:
             return True
         for key, value in attrs:
-            if key in ("class", "role") and value and any(self._skip_class.fullmatch(v) for v in value.split()):
+            if key in ("class", "role") and value and any(
+                _SKIP_CLASS.fullmatch(v) or (self._skip_class is not None and self._skip_class.fullmatch(v))
+                for v in value.split()
+            ):
                 return tag not in _INLINE or key == "role"
         return False
 
@@ -149,8 +158,9 @@ class _ProseParser(HTMLParser):
 
 
 def html_paragraphs(html: str, skip_class: re.Pattern | None = None) -> list[str]:
-    """The prose paragraphs of an HTML page, in order (whitespace folded)."""
-    parser = _ProseParser(skip_class or _SKIP_CLASS)
+    """The prose paragraphs of an HTML page, in order (whitespace folded); ``skip_class`` names
+    more class names (matched whole) to skip besides the default navigation and code classes."""
+    parser = _ProseParser(skip_class)
     try:
         parser.feed(html)
         parser.close()

@@ -15,10 +15,10 @@ from . import register
 from ._technical import clean_technical, find_dir, html_pages, read_html_pages
 from .base import Source
 
+# Class names of the help pages' chrome and code, besides the default ones (matched whole).
 _LO_SKIP_CLASS = re.compile(
-    r"nav|header|footer|contents|contents-treeview|index-label|dropdowns|modules|bascode|pycode|code|"
-    r"example|bm_module|relatedtopics|related|sidebar|search|debug|howtoget|embedded|logo|symbol|lang|"
-    r"leftside|rightside|donation|copyright",
+    r"contents-treeview|index-label|dropdowns|modules|bascode|pycode|example|bm_module|relatedtopics|"
+    r"debug|howtoget|embedded|logo|symbol|lang|leftside|rightside|donation",
     re.IGNORECASE,
 )
 
