@@ -463,8 +463,8 @@ def _write_dictd(folder: Path, name: str, entries: list[tuple[str, str]]) -> Non
 
 def test_read_foldoc(tmp_path):
     _write_dictd(tmp_path / "usr/share/dictd", "foldoc", [
-        ("Alphard", "Alphard\n\n   <language> A {Pascal}-like language developed at\n   {CMU} in 1974.  It "
-                    "supports data abstraction.\n\n   [\"A paper\", CACM 1977].\n\n   (1995-05-10)\n"),
+        ("Alphard", ("Alphard\n\n   <language> A {Pascal}-like language developed at\n   {CMU} in 1974.  It "
+                    "supports data abstraction.\n\n   [\"A paper\", CACM 1977].\n\n   (1995-05-10)\n")),
     ])
     assert list(foldoc.read(tmp_path)) == [
         ["A Pascal-like language developed at CMU in 1974.", "It supports data abstraction."],
@@ -473,8 +473,8 @@ def test_read_foldoc(tmp_path):
 
 def test_read_jargon(tmp_path):
     _write_dictd(tmp_path / "usr/share/dictd", "jargon", [
-        ("bucky bits", "bucky bits\n /buh'kee bits/, n.\n\n    1. The bits produced by the CONTROL\n"
-                       "    and META keys. See {space-cadet keyboard}.\n"),
+        ("bucky bits", ("bucky bits\n /buh'kee bits/, n.\n\n    1. The bits produced by the CONTROL\n"
+                       "    and META keys. See {space-cadet keyboard}.\n")),
     ])
     assert list(jargon.read(tmp_path)) == [["The bits produced by the CONTROL and META keys.",
                                            "See space-cadet keyboard."]]
@@ -482,9 +482,9 @@ def test_read_jargon(tmp_path):
 
 def test_read_devil_drops_verse(tmp_path):
     _write_dictd(tmp_path / "usr/share/dictd", "devil", [
-        ("LOGOMACHY", "LOGOMACHY, n.  A war in which the weapons are words.\n\n"
+        ("LOGOMACHY", ("LOGOMACHY, n.  A war in which the weapons are words.\n\n"
                       "    'Tis said by divers of the scholar-men\n    That poor Salmasius died.\n"
-                      "    The King had a magic glass, whereon whoso\nlooked saw the king.\n"),
+                      "    The King had a magic glass, whereon whoso\nlooked saw the king.\n")),
     ])
     assert list(devil.read(tmp_path)) == [["A war in which the weapons are words.",
                                           "The King had a magic glass, whereon whoso looked saw the king."]]

@@ -302,7 +302,7 @@ def _fetch_apt_index(package: str, wanted: str, cache: Path, unpacked_root: Path
         with open(tmp / name, "wb") as out:
             try:
                 proc = subprocess.run([str(helper), "cat-file", str(index)], stdout=out, stderr=subprocess.PIPE,
-                                      stdin=subprocess.DEVNULL, timeout=600)
+                                      stdin=subprocess.DEVNULL, timeout=600, check=False)
             except (FileNotFoundError, subprocess.TimeoutExpired) as e:
                 raise SourceUnavailable(f"cannot decompress {index.name}: {e}") from None
         if proc.returncode != 0:

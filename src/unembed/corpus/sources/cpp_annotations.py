@@ -3,6 +3,9 @@
 Read: the chapter pages ``usr/share/doc/c++-annotations/html/cplusplus*.html``, one document a
 page. Dropped: code listings (``<pre>``), tables, headings and navigation. (The package
 c++-annotations itself ships only the example sources and a manual page, which is held out.)
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

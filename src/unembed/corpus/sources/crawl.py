@@ -6,6 +6,9 @@ by ``%%%%``: a key line, then the text), one document an entry. Dropped: the tra
 subfolders), ``quotes.txt`` (quotations of other books), key lines, comments (``#``), entries with
 Lua code (``{{ }}``) or placeholders (``@name@``, ``$VAR``) and the help key bindings
 (``commands.txt``).
+
+Manual pages, Debian ``copyright`` files, changelogs, licence texts and READMEs are held out or
+boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
-from ._technical import read_text_file
+from ._technical import is_held_out_path, read_text_file
 from .base import Source, SourceUnavailable
 
 _SKIP_FILES = frozenset({"quotes.txt", "commands.txt"})
@@ -40,7 +43,7 @@ def read(root: Path) -> Iterator[list[str]]:
     folder = next((p for p in sorted(root.rglob("descript")) if p.is_dir()), None)
     if folder is None:
         raise SourceUnavailable("no crawl dat/descript folder inside the package")
-    for path in sorted(p for p in folder.glob("*.txt") if p.name not in _SKIP_FILES):
+    for path in sorted(p for p in folder.glob("*.txt") if p.name not in _SKIP_FILES and not is_held_out_path(p)):
         yield from entries(read_text_file(path))
 
 

@@ -6,6 +6,9 @@ downloaded or installed). One document a package: the sentences of its long desc
 Dropped: the one-line synopsis (a noun phrase, not a sentence), verbatim lines (indented by two or
 more spaces: code, tables, ASCII art), list bullets' markers, and descriptions repeated word for word
 by several packages (only the first is read, so ``-dev``/``-doc`` twins don't dominate).
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

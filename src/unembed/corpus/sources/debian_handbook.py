@@ -3,6 +3,9 @@
 Read: the English pages under ``usr/share/doc/debian-handbook/html/en-US``, one document a page.
 Skipped: the other languages, the legal notice, the index and the colophon. Dropped within pages:
 screens and program listings, tables, headings and navigation.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

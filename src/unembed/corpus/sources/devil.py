@@ -2,6 +2,9 @@
 
 Read: each entry, one document an entry: the definition (its ``WORD, n.`` head removed) and the
 prose paragraphs that follow. Dropped: verse (paragraphs of indented lines) and attributions.
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 Read: the pages of ``usr/share/doc/python-django-doc/html``, one document a page. Skipped: the
 release notes (``releases/``: changelogs), Sphinx's module source listings (``_modules/``), index,
 search and contents pages. Dropped within pages: code blocks, tables, headings and navigation.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

@@ -6,6 +6,9 @@ the game): strings quoted in backticks (descriptions, conversations, dialogs) an
 strings in double quotes; one document a top-level block (a mission, a planet, a ship), its
 strings in order. Dropped: sentences with run-time substitutions (``<planet>``, ``<first>``),
 identifiers and numbers of the game's data, and the licence header comments.
+
+Manual pages, Debian ``copyright`` files, changelogs, licence texts and READMEs are held out or
+boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
-from ._technical import read_text_file
+from ._technical import is_held_out_path, read_text_file
 from .base import Source, SourceUnavailable
 
 _BACKTICK = re.compile(r"`([^`]*)`")
@@ -46,7 +49,7 @@ def read(root: Path) -> Iterator[list[str]]:
     data = next((p for p in sorted(root.rglob("data")) if p.is_dir() and p.parent.name == "endless-sky"), None)
     if data is None:
         raise SourceUnavailable("no endless-sky/data folder inside the package")
-    for path in sorted(data.rglob("*.txt")):
+    for path in sorted(p for p in data.rglob("*.txt") if not is_held_out_path(p)):
         for strings in blocks(read_text_file(path)):
             sentences = [s for string in strings for s in split_sentences(string) if not _SUBSTITUTION.search(s)]
             if sentences:

@@ -3,6 +3,9 @@
 Read: each entry's body (the headword line dropped), one document an entry. Cross-references
 ``{word}`` become plain words; ``<category>`` tags, sense numbers, revision dates ``(1997-09-11)``,
 bibliography brackets and ``Home`` page and URL lines are dropped (the last by the cleaner).
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

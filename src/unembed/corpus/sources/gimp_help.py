@@ -3,6 +3,9 @@
 Read: the pages under ``usr/share/gimp/2.0/help/en``, one document a page. Dropped: DocBook
 navigation headers and footers, headings, tables, screens and program listings, and the legal
 notice and GNU FDL pages (licence text).
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

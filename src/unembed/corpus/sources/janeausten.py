@@ -5,6 +5,9 @@ bytes by :mod:`._rdata`; no R code runs): one character vector of lines a novel.
 chapter, its paragraphs' sentences in order. Dropped: title pages, chapter and volume headings
 and other lines without a sentence end. Held out (``role="heldout"``): never trained on, an
 evaluation set of its own.
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

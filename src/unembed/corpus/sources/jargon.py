@@ -3,6 +3,9 @@
 Read: each entry's body, one document an entry; dropped: the headword and its pronunciation and
 part-of-speech line (``/buh'kee bits/, n.``), etymology brackets, sense numbers; cross-references
 ``{word}`` become plain words.
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

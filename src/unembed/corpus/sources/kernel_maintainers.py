@@ -5,6 +5,9 @@ Sphinx), the ``Mail`` and ``Reviewer`` fields: one document a ``Name <email>`` l
 lists and other fields (files, trees, status). Held out (``role="heldout"``): never trained on, an
 evaluation set of its own. (CREDITS is not in any bookworm documentation package: linux-doc ships
 MAINTAINERS only, and linux-source's tarball holds the kernel's code.)
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

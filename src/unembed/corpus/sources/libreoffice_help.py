@@ -4,6 +4,9 @@ Read: the help pages under ``usr/share/libreoffice/help/en-US/text``, one docume
 paragraphs in order. Dropped: the page chrome (header, module menu, index and contents sidebars,
 footer), headings, tables (shortcut and function-argument tables), code listings (Basic examples in
 ``<pre>`` and ``bascode`` blocks) and one-line labels.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

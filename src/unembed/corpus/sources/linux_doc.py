@@ -7,6 +7,9 @@ reST sources and index pages, and ``process/maintainers.html`` (the MAINTAINERS 
 are the held-out source ``kernel-maintainers``). Manual pages, changelogs and licence texts are held
 out or boilerplate and skipped. Capped at 150,000 sentences (pages in path order) so that the
 kernel does not swamp the corpus.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

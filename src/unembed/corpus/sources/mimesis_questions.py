@@ -2,6 +2,9 @@
 
 Read: the ``questions`` list of ``mimesis/datasets/en/text.json`` (data, never the package's
 code), one document a question. Dropped: everything else in its datasets (names, words, formats).
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

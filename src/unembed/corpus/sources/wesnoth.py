@@ -7,6 +7,9 @@ files under ``data/core/units``, ``data/campaigns``, ``data/multiplayer`` and ``
 Dropped: sentences with run-time substitutions (``$variable``), markup (``<b>``) or macros
 (``{MACRO}``), the interface (``gui/``, ``themes/``), tests, schemas, AI configurations and the
 licence file.
+
+Manual pages, Debian ``copyright`` files, changelogs, licence texts and READMEs are held out or
+boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
-from ._technical import read_text_file
+from ._technical import is_held_out_path, read_text_file
 from .base import Source, SourceUnavailable
 
 _STRING = re.compile(r'\b_\s*"((?:[^"]|"")*)"')
@@ -38,7 +41,7 @@ def files(data: Path) -> list[Path]:
     found = [data / "tips.cfg"] if (data / "tips.cfg").is_file() else []
     for part in _PARTS:
         if (data / part).is_dir():
-            found.extend(sorted((data / part).rglob("*.cfg")))
+            found.extend(sorted(p for p in (data / part).rglob("*.cfg") if not is_held_out_path(p)))
     return found
 
 
