@@ -43,6 +43,7 @@ from unembed.corpus.sources import (
     rust_doc,
     sotu,
     wesnoth,
+    wesnoth_httt,
 )
 from unembed.corpus.sources._rdata import lazyload_objects, unserialize
 from unembed.corpus.sources._technical import (
@@ -560,6 +561,16 @@ def test_read_wesnoth(tmp_path):
     ]
 
 
+def test_read_wesnoth_campaign(tmp_path):
+    data = tmp_path / "usr/share/games/wesnoth/1.16/data/campaigns/Heir_To_The_Throne"
+    write(data / "scenarios/01_Start.cfg",
+          '[story]\n    [part]\n        story= _ "The king was slain. His son fled to the west."\n'
+          '    [/part]\n[/story]\n[message]\n    message= _ "Follow me, $unit.name! We ride at dawn."\n[/message]\n')
+    write(tmp_path / "usr/share/doc/wesnoth-1.16-httt/copyright", 'text= _ "Copyright holders of the campaign."\n')
+    assert list(wesnoth_httt.SOURCE.read(tmp_path)) == [["The king was slain.", "His son fled to the west.", "We ride at dawn."]]
+    assert wesnoth_httt.SOURCE.package == "wesnoth-1.16-httt"
+
+
 def test_read_crawl(tmp_path):
     folder = tmp_path / "usr/share/crawl/dat/descript"
     write(folder / "monsters.txt", (
@@ -583,6 +594,7 @@ NEW_SOURCES = {
     "chatterbot-corpus": "heldout", "mimesis-questions": "train", "endless-sky": "train", "wesnoth": "train",
     "crawl": "train", "rust-doc": "train", "nodejs-doc": "heldout", "apache2-doc": "train", "gimp-help": "train",
     "cpp-annotations": "train", "debian-handbook": "train",
+    **{f"wesnoth-{code}": "train" for code in "did dm dw ei httt l low nr sof sotbe thot trow tsg utbs".split()},
 }
 
 

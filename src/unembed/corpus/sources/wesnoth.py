@@ -6,35 +6,24 @@ files under ``data/core/units``, ``data/campaigns``, ``data/multiplayer`` and ``
 (files parsed as text, never run by the game): one document a file, its strings in order.
 Dropped: sentences with run-time substitutions (``$variable``), markup (``<b>``) or macros
 (``{MACRO}``), the interface (``gui/``, ``themes/``), tests, schemas, AI configurations and the
-licence file.
+licence file. The campaigns shipped in packages of their own are the sources ``wesnoth-<code>``.
 
 Manual pages, Debian ``copyright`` files, changelogs, licence texts and READMEs are held out or
 boilerplate and skipped (:func:`._technical.is_held_out_path`).
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Iterator
 
-from ..cleaning import split_sentences
 from . import register
-from ._technical import is_held_out_path, read_text_file
+from ._technical import is_held_out_path
+from ._wesnoth import WESNOTH_VERSION, cfg_documents, wml_strings
 from .base import Source, SourceUnavailable
 
-_STRING = re.compile(r'\b_\s*"((?:[^"]|"")*)"')
-_SUBSTITUTION = re.compile(r"[$<>{}]|&\w")
+__all__ = ["SOURCE", "files", "read", "wml_strings"]
+
 _PARTS = ("core/units", "campaigns", "multiplayer")
-
-
-def wml_strings(text: str) -> list[str]:
-    """The sentences of the translatable strings of a WML file, unescaped; sentences with run-time
-    substitutions, markup or macros are left out."""
-    out = []
-    for m in _STRING.finditer(text):
-        value = m.group(1).replace('""', '"')
-        out.extend(s for s in split_sentences(" ".join(value.split())) if not _SUBSTITUTION.search(s))
-    return out
 
 
 def files(data: Path) -> list[Path]:
@@ -49,13 +38,10 @@ def read(root: Path) -> Iterator[list[str]]:
     data = next((p for p in sorted(root.rglob("data")) if p.is_dir() and (p / "core").is_dir()), None)
     if data is None:
         raise SourceUnavailable("no Wesnoth data folder inside the package")
-    for path in files(data):
-        sentences = wml_strings(read_text_file(path))
-        if sentences:
-            yield sentences
+    yield from cfg_documents(files(data))
 
 
 SOURCE = register(Source(
-    name="wesnoth", kind="apt", package="wesnoth-1.16-data", version="1:1.16.9-1", licence="GPL-2.0+",
+    name="wesnoth", kind="apt", package="wesnoth-1.16-data", version=WESNOTH_VERSION, licence="GPL-2.0+",
     register="narrative", description="Battle for Wesnoth unit descriptions, stories and dialogue", read=read,
 ))
