@@ -101,6 +101,13 @@ def test_html_paragraphs_keep_prose_and_drop_chrome_code_tables():
     ]
 
 
+def test_spaced_ellipsis_does_not_end_a_sentence():
+    from unembed.corpus.sources._technical import paragraphs_to_sentences
+
+    assert paragraphs_to_sentences(["Run ALTER SUBSCRIPTION ... DISABLE first. Then wait... Done now."]) == [
+        "Run ALTER SUBSCRIPTION ... DISABLE first.", "Then wait...", "Done now."]
+
+
 def test_html_class_names_match_whole():
     # "wy-nav-content" holds the page (Read the Docs theme); only "nav" itself is navigation
     html = '<body class="wy-body-for-nav"><div class="wy-nav-content"><p>Kept prose is here.</p></div></body>'

@@ -179,7 +179,10 @@ def paragraphs_to_sentences(paragraphs: list[str], min_words: int = 4) -> list[s
     for paragraph in paragraphs:
         if len(paragraph.split()) < min_words or not _SENTENCE_END.search(paragraph):
             continue
-        out.extend(split_sentences(paragraph))
+        # An ellipsis between spaces elides part of a command ("ALTER SUBSCRIPTION ... DISABLE"),
+        # it does not end a sentence.
+        protected = paragraph.replace(" ... ", " \x00 ")
+        out.extend(s.replace("\x00", "...") for s in split_sentences(protected))
     return out
 
 
