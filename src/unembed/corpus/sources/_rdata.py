@@ -15,8 +15,10 @@ from pathlib import Path
 
 __all__ = ["RDataError", "RVector", "unserialize", "lazyload_objects"]
 
-_NIL, _SYM, _LIST, _CHAR, _LGL, _INT, _REAL, _STR, _VEC = 254, 1, 2, 9, 10, 13, 14, 16, 19
-_REF, _SPECIAL_NILS = 255, {253, 242, 241, 251, 247, 254}
+_SYM, _LIST, _CHAR, _LGL, _INT, _REAL, _STR, _VEC = 1, 2, 9, 10, 13, 14, 16, 19
+# NULL, the global, empty and base environments, the missing argument and the base namespace:
+# all read as None.
+_REF, _SPECIAL_NILS = 255, {254, 253, 242, 241, 251, 247}
 
 
 class RDataError(ValueError):
@@ -68,11 +70,11 @@ class _Reader:
             self.refs.append(name)
             return name
         if kind == _LIST:
-            attrs = self.item() if has_attr else None
+            if has_attr:
+                self.item()  # a pairlist cell's attributes: not needed
             tag = self.item() if has_tag else None
             head = (tag, self.item())
             rest = self.item()
-            del attrs
             return [head] + (rest if isinstance(rest, list) else [])
         if kind == _CHAR:
             n = self.int()

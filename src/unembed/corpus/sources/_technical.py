@@ -78,7 +78,6 @@ _BLOCKS = frozenset(
     "p li dd dt div section article blockquote ul ol dl table tr td th pre h1 h2 h3 h4 h5 h6 br hr body "
     "figure figcaption caption form header footer nav aside main tbody thead title".split()
 )
-_PROSE_BLOCKS = frozenset("p li dd div blockquote section article main body".split())
 _SKIP_TAGS = frozenset(
     "pre script style table nav header footer aside h1 h2 h3 h4 h5 h6 dt title head form select button "
     "figcaption caption svg math object noscript iframe code-block".split()
