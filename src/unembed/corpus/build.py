@@ -158,7 +158,7 @@ def _build_sources(
     total = len(sources)
     for i, source in enumerate(sources):
         entry = {
-            "kind": {"pypi": "PyPI", "apt": "Debian"}.get(source.kind, source.kind),
+            "kind": {"pypi": "PyPI", "apt": "Debian", "apt-index": "Debian archive"}.get(source.kind, source.kind),
             "package": source.package,
             "version": source.version,
             "licence": source.licence,

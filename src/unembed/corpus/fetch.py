@@ -6,6 +6,10 @@
   package's build script, and a text source must never execute code on this machine.
 - Debian: ``apt-get download`` (no install, no maintainer scripts), unpacked with ``dpkg-deb -x``
   or, without dpkg, by reading the ``.deb``'s ar and tar members.
+- Debian archive indexes (kind ``apt-index``, package ``SUITE/COMPONENT/Translation-en``): a private
+  ``apt-get update`` into the cache (never the system's lists) with English translations enabled;
+  the index is decompressed by ``apt-helper cat-file`` into the source folder. Its version is the
+  suite's release version (``Version:`` of its InRelease), e.g. ``12.15``.
 
 Everything lands in ``cache/downloads`` and ``cache/sources/<package>-<version>``; a folder is
 complete when its ``.complete`` marker exists (written last, by an atomic rename of the folder).
@@ -139,7 +143,9 @@ def fetch_package(kind: str, package: str, version: str, cache: Path) -> tuple[P
         return dest, version
     if kind == "apt":
         return _fetch_deb(package, version, cache, downloads, unpacked_root)
-    raise SourceUnavailable(f"unknown package kind {kind!r} (use pypi or apt)")
+    if kind == "apt-index":
+        return _fetch_apt_index(package, version, cache, unpacked_root)
+    raise SourceUnavailable(f"unknown package kind {kind!r} (use pypi, apt or apt-index)")
 
 
 def _index_files(package: str) -> list[dict]:
@@ -260,3 +266,64 @@ def _deb_version(deb: Path) -> str:
     # apt-get download names files PACKAGE_VERSION_ARCH.deb, with ':' written as '%3a'.
     parts = deb.name.split("_")
     return parts[1].replace("%3a", ":").replace("%3A", ":") if len(parts) >= 3 else ""
+
+
+def _fetch_apt_index(package: str, wanted: str, cache: Path, unpacked_root: Path) -> tuple[Path, str]:
+    """An archive index (``SUITE/COMPONENT/NAME``, e.g. ``bookworm/main/Translation-en``) of the
+    system's configured Debian archive, fetched by a private ``apt-get update`` into the cache and
+    decompressed into ``sources/apt-index-...-VERSION/NAME``; the version is the suite's release."""
+    try:
+        suite, component, name = package.split("/")
+    except ValueError:
+        raise SourceUnavailable(f"apt-index package {package!r} is not SUITE/COMPONENT/NAME") from None
+    stem = f"apt-index-{suite}-{component}-{name}"
+    dest = unpacked_root / f"{stem}-{wanted}"
+    if (dest / ".complete").exists():
+        return dest, wanted
+    if shutil.which("apt-get") is None:
+        raise SourceUnavailable("apt-get is not available (not a Debian-based system)")
+    lists = cache / "apt" / "lists"
+    opts = _apt_options(cache, True) + ["-o", "Acquire::Languages=en"]
+    log.info("fetching the Debian archive index %s", package)
+    _run(["apt-get", *opts, "update"], timeout=900)
+    index = _find_list(lists, f"_dists_{suite}_{component}_i18n_{name}")
+    release = _find_list(lists, f"_dists_{suite}_InRelease") or _find_list(lists, f"_dists_{suite}_Release")
+    if index is None or release is None:
+        raise SourceUnavailable(f"apt-get update gave no {package} (is {suite} in the system's apt sources?)")
+    version = _release_version(release)
+    if version != wanted:
+        log.warning("Debian archive index %s: using release %s instead of %s", package, version, wanted)
+        dest = unpacked_root / f"{stem}-{version}"
+        if (dest / ".complete").exists():
+            return dest, version
+    helper = Path("/usr/lib/apt/apt-helper")
+
+    def extract(tmp: Path) -> None:
+        with open(tmp / name, "wb") as out:
+            try:
+                proc = subprocess.run([str(helper), "cat-file", str(index)], stdout=out, stderr=subprocess.PIPE,
+                                      stdin=subprocess.DEVNULL, timeout=600, check=False)
+            except (FileNotFoundError, subprocess.TimeoutExpired) as e:
+                raise SourceUnavailable(f"cannot decompress {index.name}: {e}") from None
+        if proc.returncode != 0:
+            raise SourceUnavailable(f"apt-helper cat-file {index.name} failed")
+
+    _unpack_into(dest, extract)
+    return dest, version
+
+
+def _find_list(lists: Path, infix: str) -> Path | None:
+    if not lists.is_dir():
+        return None
+    found = sorted(p for p in lists.iterdir() if infix in p.name and p.is_file())
+    exact = [p for p in found if p.name.split(infix, 1)[1] in ("", ".gz", ".xz", ".lz4", ".bz2", ".zst")]
+    return (exact or [None])[0]
+
+
+def _release_version(release: Path) -> str:
+    for line in release.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("Version:"):
+            return line.split(":", 1)[1].strip()
+        if line.startswith(("MD5Sum:", "SHA256:", "-----BEGIN PGP SIGNATURE")):
+            break
+    return "unknown"

@@ -26,7 +26,7 @@ from ..fetch import SourceUnavailable
 
 __all__ = ["Source", "SourceUnavailable", "find_one", "KINDS", "ROLES"]
 
-KINDS = ("pypi", "apt", "generated")
+KINDS = ("pypi", "apt", "apt-index", "generated")
 ROLES = ("train", "heldout")
 
 
@@ -35,7 +35,8 @@ class Source:
     """One corpus source. ``read(root)`` yields documents, each a list of raw sentences in order."""
 
     name: str  # unique, lower case: the registry key and the name in manifests and reports
-    kind: str  # "pypi", "apt" (a Debian package) or "generated" (text written by a seeded generator)
+    kind: str  # "pypi", "apt" (a Debian package), "apt-index" (a Debian archive index, e.g.
+    # bookworm/main/Translation-en) or "generated" (text written by a seeded generator)
     package: str  # the PyPI or Debian package; for "generated", the package the generator needs
     version: str  # the pinned version (Debian: the archive's version string)
     licence: str  # the licence of the text, as its package states it
