@@ -5,12 +5,12 @@
 Evaluation sets, all from one build of the default corpus (``load_corpus("default", max_tokens=64)``),
 seeded samples of ``--n`` texts each:
 - ``test``: the default corpus's test split (in-domain sources), with a breakdown by source;
-- one set per held-out source (never trained on): fortunes (humour), nodejs_doc (technical),
-  janeausten (fiction), chatterbot_corpus (dialogue), kernel_maintainers (real ``Name <e-mail>``
+- one set per held-out source (never trained on): fortunes (humour), nodejs-doc (technical),
+  janeausten (fiction), chatterbot-corpus (dialogue), kernel-maintainers (real ``Name <e-mail>``
   lines), synthetic_records_heldout (correspondence and records from templates the training never
   used);
 - ``long``: texts of 33-64 tokens from the test split.
-PII: on kernel_maintainers lines, a full name is recovered when the text before ``<`` comes back
+PII: on kernel-maintainers lines, a full name is recovered when the text before ``<`` comes back
 whole (after the embedder's normalisation), an e-mail address when the address does; on the
 synthetic records, each kind the audit's detector finds (``unembed.audit.find_items``) counts as
 recovered when it comes back whole (``unembed.audit.score_record``).
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).parent / "results"
-HELDOUT = ("fortunes", "nodejs_doc", "janeausten", "chatterbot_corpus", "kernel_maintainers",
+HELDOUT = ("fortunes", "nodejs-doc", "janeausten", "chatterbot-corpus", "kernel-maintainers",
            "synthetic_records_heldout")
 _NAME_LINE = re.compile(r"^\s*(?P<name>[^<>@]+?)\s*<(?P<email>[^<>\s]+@[^<>\s]+)>")
 
@@ -59,7 +59,7 @@ def pii(name: str, texts: list[str], preds: list[str], normalize) -> dict:
     from unembed.audit import score_record
     from unembed.audit.audit import contains, tokens
 
-    if name == "kernel_maintainers":
+    if name == "kernel-maintainers":
         got = {"name": [0, 0], "email": [0, 0]}
         for t, p in zip(texts, preds):
             m = _NAME_LINE.match(t)
@@ -127,14 +127,16 @@ def main() -> None:
     ap.add_argument("--nn-pool", type=int, default=40000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sets", default="", help="comma-separated subset of the sets")
+    ap.add_argument("--corpus-dir", type=Path, default=None,
+                    help="a built corpus folder (a training run's corpus/); default: build the default corpus at 64 tokens")
     ap.add_argument("--out", type=Path, default=RESULTS / "registers.json")
     args = ap.parse_args()
 
     from unembed import load_inverter
-    from unembed.corpus import load_corpus
+    from unembed.corpus import load_corpus, open_corpus
     from unembed.signature import text_digest
 
-    corpus = load_corpus("default", max_tokens=64)
+    corpus = open_corpus(args.corpus_dir) if args.corpus_dir else load_corpus("default", max_tokens=64)
     done = json.loads(args.out.read_text()) if args.out.exists() else {}
     done.setdefault("runs", {})
     done.update(date=str(date.today()), machine=machine(), corpus=str(corpus.path))

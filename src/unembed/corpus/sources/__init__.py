@@ -47,7 +47,11 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Source:
+    """The source called ``name`` (``-`` and ``_`` are interchangeable: ``nodejs_doc`` is ``nodejs-doc``)."""
     _load_all()
+    for candidate in (name, name.replace("_", "-"), name.replace("-", "_")):
+        if candidate in _REGISTRY:
+            return _REGISTRY[candidate]
     if name not in _REGISTRY:
         raise InputError(f"unknown corpus source {name!r}; use one of {', '.join(names())}")
     return _REGISTRY[name]
