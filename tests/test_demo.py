@@ -15,6 +15,9 @@ def test_demo_round_trip_through_chroma(tiny_run, tmp_path):
     assert all(r["recovered"] and -1 <= r["cosine"] <= 1 and 0 <= r["bleu"] <= 100 for r in rows)
     text = console.export_text()
     assert "Read 8 vectors of dimension 384" in text and "chroma://" in text
+    # the table says which names, e-mail addresses, numbers and dates came back
+    assert "sensitive items back" in text and "email: maria.garcia@example.com" in text
+    assert "Sensitive items recovered: " in text and any(r["sensitive"] for r in rows)
     # a second run upserts the same ids: the store still holds one vector per sentence
     demo.run(tmp_path / "demo", steps=0, beam=1, console=console, inverter=tiny_run)
     from unembed.audit.stores import open_store

@@ -66,14 +66,24 @@ def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=No
     console.print(f"Read {len(vectors)} vectors of dimension {len(vectors[0])} from {uri}")
     results = inverter.invert(vectors, steps=steps if inverter.corrector is not None else 0, beam=beam)
 
-    table = Table("original", "recovered from the vector", "cosine", "BLEU", show_lines=True,
+    from ..audit import score_record
+
+    table = Table("original", "recovered from the vector", "cosine", "BLEU", "sensitive items back", show_lines=True,
                   title=f"unembed demo: {'shipped' if shipped else inverter.model_id} inverter, {steps} steps, beam {beam}")
     rows = []
     for text, r in zip(SENTENCES, results):
         b = bleu(embedder.normalize_text(r.text), embedder.normalize_text(text))
-        rows.append({"original": text, "recovered": r.text, "cosine": r.cosine, "bleu": b})
-        table.add_row(text, r.text, f"{r.cosine:.3f}", f"{b:.1f}")
+        items = score_record(r.text, text, embedder.normalize_text)["sensitive"]
+        rows.append({"original": text, "recovered": r.text, "cosine": r.cosine, "bleu": b, "sensitive": items})
+        shown = "\n".join(f"{'[green]yes[/green]' if it['recovered'] else '[red]no[/red]'} {it['kind']}: {it['text']}"
+                          for it in items) or "-"
+        table.add_row(text, r.text, f"{r.cosine:.3f}", f"{b:.1f}", shown)
     console.print(table)
+    found = [it for row in rows for it in row["sensitive"]]
+    kinds = sorted({it["kind"] for it in found})
+    console.print("Sensitive items recovered: " + ", ".join(
+        f"{k} {sum(it['recovered'] for it in found if it['kind'] == k)} of {sum(it['kind'] == k for it in found)}"
+        for k in kinds), highlight=False)
     s = inverter.stats
     console.print(f"{s['n']} inversions in {s['seconds']:.1f}s, {s['texts_embedded']} texts re-embedded "
                   f"in {s['embedder_calls']} embedder calls.")
