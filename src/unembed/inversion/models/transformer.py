@@ -176,7 +176,9 @@ class Seq2Seq(nn.Module):
         for i, layer in enumerate(self.decoder):
             x = layer(x, memory_kv[i], memory_mask, None if caches is None else caches[i])
         h = self.head_ln(F.gelu(self.head_dense(x)))
-        return h @ self.tok.weight.t() + self.head_bias
+        # F.linear on the leaf weight, not h @ weight.t(): under autocast the cast of a leaf is cached for
+        # the whole generation, the cast of its transposed view is redone (a 30522 x 384 copy) every step.
+        return F.linear(h, self.tok.weight, self.head_bias)
 
     def loss(self, memory, memory_mask, labels: torch.Tensor) -> torch.Tensor:
         """Teacher-forced cross-entropy. labels (B, T): target ids ending in EOS, pad elsewhere."""
