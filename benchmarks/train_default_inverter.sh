@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# How the shipped default inverter (src/unembed/inverters/minilm) is trained: `unembed train` with
+# How the shipped default inverter (src/unembed/shipped/minilm) is trained: `unembed train` with
 # fixed options; only the step counts are sized to a time budget, from a short throughput probe.
 #
 #   benchmarks/train_default_inverter.sh RUN_DIR HYPOTHESIZER_SECONDS CORRECTOR_SECONDS [train options]
