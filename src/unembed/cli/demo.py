@@ -26,7 +26,7 @@ def _inverter(console):
     from ..inversion.inverter import load_inverter
 
     inv = load_inverter("minilm")  # a clear CheckpointError when the shipped inverter is missing
-    console.print("Using the shipped MiniLM inverter (src/unembed/inverters/minilm, see its MODEL_CARD.md).")
+    console.print("Using the shipped MiniLM inverter (src/unembed/shipped/minilm, see its MODEL_CARD.md).")
     return inv
 
 
