@@ -171,6 +171,25 @@ class FaissReader(BaseReader):
             docs = [self.texts.get(i) for i in sid] if self.texts is not None else None
             yield Batch(ids=sid, vectors=np.ascontiguousarray(vectors, dtype=np.float32), documents=docs)
 
+    positional = True
+
+    def read_positions(self, positions, batch_size: int = 256) -> Iterator[Batch]:
+        """Only the rows at these positions (a sampled audit): each vector reconstructed on its own."""
+        positions = np.asarray(positions, dtype=np.int64)
+        for start in range(0, len(positions), batch_size):
+            pos = positions[start:start + batch_size]
+            ids = self._ids[pos]
+            keys = self._positions[pos] if self._positions is not None else ids
+            try:
+                vectors = np.stack([self._target.reconstruct(int(k)) for k in keys]) if len(keys) else \
+                    np.zeros((0, self._target.d), np.float32)
+            except RuntimeError as exc:
+                raise StoreError(f"FAISS index {self.kind} cannot give back its vectors: "
+                                 f"{str(exc).strip().splitlines()[-1][:200]}") from None
+            sid = [str(int(i)) for i in ids]
+            docs = [self.texts.get(i) for i in sid] if self.texts is not None else None
+            yield Batch(ids=sid, vectors=np.ascontiguousarray(vectors, dtype=np.float32), documents=docs)
+
 
 def _ivf(faiss, index):
     try:

@@ -123,6 +123,41 @@ class QdrantReader(BaseReader):
             if offset is None:
                 return
 
+    # -- sampled audits: ids only, then points by id ------------------------------------------------
+    fetch_method = "ids"
+
+    def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.name, limit=batch_size, offset=offset, with_payload=False,
+                                                with_vectors=False)
+            if points:
+                yield [str(p.id) for p in points]
+            if not points or offset is None:
+                return
+
+    def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
+        from .base import _in_order
+
+        order = [str(i) for i in ids]
+        for start in range(0, len(order), batch_size):
+            part = order[start:start + batch_size]
+            points = self.client.retrieve(self.name, [int(i) if i.isdigit() else i for i in part], with_payload=True,
+                                          with_vectors=[self.vector_name] if self.vector_name else True)
+            text_key = self.text_key
+            if text_key is None:
+                text_key = pick_document({k for p in points for k in (p.payload or {})}, None, self.uri)
+            found = {}
+            for p in points:
+                v = p.vector
+                if isinstance(v, dict):
+                    v = v.get(self.vector_name) if self.vector_name else next(iter(v.values()), None)
+                if v is None:
+                    raise StoreError(f"{self.uri}: point {p.id} has no vector")
+                found[str(p.id)] = (np.asarray(v, dtype=np.float32),
+                                    as_text((p.payload or {}).get(text_key)) if text_key else None)
+            yield from _in_order(part, found, batch_size, with_docs=text_key is not None)
+
     def close(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:
