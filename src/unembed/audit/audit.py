@@ -454,7 +454,10 @@ class Audit:
         self._timing = {"invert_seconds": 0.0, "score_seconds": 0.0, "records": 0}
         done = 0
         rescale = bool(self.fit.get("rescale"))
-        sink_path = shards.shard_path(self.out, ctx.rank, ctx.world) if ctx.sharded else self.results_path
+        # new records go to a shard file when several processes write, or when they join records
+        # already written (a resume, an extended sample): the merge keeps results.jsonl in position order
+        to_shard = ctx.sharded or bool(self.done_ids)
+        sink_path = shards.shard_path(self.out, ctx.rank, ctx.world) if to_shard else self.results_path
         sink_path.parent.mkdir(parents=True, exist_ok=True)
         with open(sink_path, "a", encoding="utf-8") as sink:
             # chunk k of the selection goes to rank k % world: the batches a single process inverts
@@ -467,10 +470,10 @@ class Audit:
         if ctx.sharded:
             self._timing = _combine_timing(ctx.gather(self._timing), ctx.world)
             ctx.barrier()  # every shard is written
-            if ctx.main:
-                shards.merge([self.results_path, *shards.shard_files(self.out)], self.results_path)
-                for shard in shards.shard_files(self.out):
-                    shard.unlink()
+        if ctx.main and shards.shard_files(self.out):
+            shards.merge([self.results_path, *shards.shard_files(self.out)], self.results_path)
+            shards.remove_shards(self.out)
+        ctx.barrier()  # the merged results are there for every process
         if self.adapt is not None:  # the attacker fine-tuned on the store's own documents
             from .adapt import run_adaptation
 
@@ -481,7 +484,8 @@ class Audit:
             run_advice(self, self.advise)
         return self._finish(status="complete") if ctx.main else {"status": "complete", "rank": ctx.rank}
 
-    def _process(self, chunk, sink, rescale: bool) -> int:
+    def _process(self, chunk, sink, rescale: bool, inverter=None) -> int:
+        """Invert, score and append one chunk (with ``inverter``: another attacker, e.g. an adapted one)."""
         from ..vectors import check_vectors
 
         ids = [c.id for c in chunk]
@@ -490,7 +494,7 @@ class Audit:
         if rescale:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         t = time.perf_counter()
-        results = self.inverter.invert(vectors, steps=self.steps, beam=self.beam, batch_size=len(chunk))
+        results = (inverter or self.inverter).invert(vectors, steps=self.steps, beam=self.beam, batch_size=len(chunk))
         self._timing["invert_seconds"] += time.perf_counter() - t
         t = time.perf_counter()
         originals = [c.document if isinstance(c.document, str) and c.document.strip() else None for c in chunk]

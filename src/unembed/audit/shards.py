@@ -18,87 +18,21 @@ record per file in memory.
 """
 from __future__ import annotations
 
-import datetime
 import heapq
 import json
 import logging
 import os
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+from ..distributed import Context, context
+
 log = logging.getLogger(__name__)
 
-__all__ = ["Context", "context", "shard_path", "shard_files", "read_ids", "merge", "SHARDS"]
+__all__ = ["Context", "context", "shard_path", "shard_files", "read_ids", "merge", "remove_shards", "SHARDS"]
 
 SHARDS = "shards"
-
-
-@dataclass(frozen=True)
-class Context:
-    rank: int = 0
-    world: int = 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def sharded(self) -> bool:
-        return self.world > 1
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            import torch.distributed as dist
-
-            dist.barrier(group=_group())
-
-    def gather(self, obj) -> list | None:
-        """Every rank's ``obj`` on the main rank (in rank order), None elsewhere."""
-        if self.world == 1:
-            return [obj]
-        import torch.distributed as dist
-
-        out = [None] * self.world if self.main else None
-        dist.gather_object(obj, out, dst=0, group=_group())
-        return out
-
-    def broadcast(self, obj):
-        """The main rank's ``obj`` on every rank."""
-        if self.world == 1:
-            return obj
-        import torch.distributed as dist
-
-        box = [obj]
-        dist.broadcast_object_list(box, src=0, group=_group())
-        return box[0]
-
-
-_GROUP = None
-
-
-def _group():
-    """A gloo group over every rank (the default group when it is gloo already)."""
-    global _GROUP
-    import torch.distributed as dist
-
-    if _GROUP is None:
-        _GROUP = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
-    return _GROUP
-
-
-def context() -> Context:
-    """This process's rank and the number of processes, from torch.distributed or the launcher's
-    environment (``RANK``, ``WORLD_SIZE``); joins the process group when the launcher started one."""
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if world <= 1:
-        return Context()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="gloo", timeout=datetime.timedelta(hours=12))
-    return Context(dist.get_rank(), dist.get_world_size())
 
 
 def shard_path(out: Path, rank: int, world: int, name: str = "results") -> Path:
@@ -108,6 +42,16 @@ def shard_path(out: Path, rank: int, world: int, name: str = "results") -> Path:
 def shard_files(out: Path, name: str = "results") -> list[Path]:
     folder = Path(out) / SHARDS
     return sorted(folder.glob(f"{name}.rank-*.jsonl")) if folder.is_dir() else []
+
+
+def remove_shards(out: Path, name: str = "results") -> None:
+    """Delete the shard files of ``name`` (after a merge), and the shards folder once it is empty."""
+    for f in shard_files(out, name):
+        f.unlink()
+    try:
+        (Path(out) / SHARDS).rmdir()
+    except OSError:
+        pass  # not empty (another kind of shard) or gone
 
 
 def read_ids(path: Path, truncate: bool = True) -> set[str]:
@@ -133,15 +77,24 @@ def read_ids(path: Path, truncate: bool = True) -> set[str]:
 
 def _lines(path: Path) -> Iterator[tuple[int, str, str]]:
     """(position, id, line) of each record of a file, in file order."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.strip():
+    for pos, rid, line, _ in _lines_at(path):
+        yield pos, rid, line
+
+
+def _lines_at(path: Path) -> Iterator[tuple[int, str, str, int]]:
+    """(position, id, line, byte offset) of each record of a file (a cut line ends it)."""
+    offset = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            at, offset = offset, offset + len(raw)
+            if not raw.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
+                rec = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 return
-            yield int(rec.get("pos", -1)), str(rec["id"]), line if line.endswith("\n") else line + "\n"
+            line = raw.decode("utf-8")
+            yield int(rec.get("pos", -1)), str(rec["id"]), line if line.endswith("\n") else line + "\n", at
 
 
 def _sorted(path: Path) -> bool:
@@ -153,6 +106,26 @@ def _sorted(path: Path) -> bool:
     return True
 
 
+def _by_index(sources: list[Path], stack: ExitStack) -> Iterator[tuple[int, str, str]]:
+    """Records of files not in position order: an index of (position, file, offset) sorted, then
+    each line read at its offset (16 bytes a record in memory, not the records)."""
+    import numpy as np
+
+    pos, which, offsets = [], [], []
+    for k, p in enumerate(sources):
+        for ps, _, _, at in _lines_at(p):
+            pos.append(ps)
+            which.append(k)
+            offsets.append(at)
+    order = np.lexsort((np.asarray(offsets), np.asarray(which), np.asarray(pos)))
+    files = [stack.enter_context(open(p, "rb")) for p in sources]
+    for i in order:
+        f = files[which[i]]
+        f.seek(offsets[i])
+        line = f.readline().decode("utf-8")
+        yield pos[i], str(json.loads(line)["id"]), line if line.endswith("\n") else line + "\n"
+
+
 def merge(sources: list[Path], dest: Path) -> int:
     """Merge result files into ``dest`` (which may be one of them) by record position, dropping
     repeated ids at one position; returns the records written. Streams when every file is in
@@ -162,15 +135,17 @@ def merge(sources: list[Path], dest: Path) -> int:
     written = 0
     with open(tmp, "w", encoding="utf-8") as sink, ExitStack() as stack:
         if all(_sorted(p) for p in sources):
-            streams = [_lines(p) for p in sources]
-            merged = heapq.merge(*streams, key=lambda t: t[0])
-        else:  # pragma: no cover - files written out of order by hand
-            merged = iter(sorted((t for p in sources for t in _lines(p)), key=lambda t: t[0]))
-        last: tuple[int, str] | None = None
+            merged = heapq.merge(*[_lines(p) for p in sources], key=lambda t: t[0])
+        else:
+            merged = _by_index(sources, stack)
+        seen_here: set[str] = set()
+        last_pos = None
         for pos, rid, line in merged:
-            if last == (pos, rid):
+            if pos != last_pos:
+                seen_here, last_pos = set(), pos
+            if rid in seen_here:
                 continue
-            last = (pos, rid)
+            seen_here.add(rid)
             sink.write(line)
             written += 1
         sink.flush()
