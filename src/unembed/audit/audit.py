@@ -532,7 +532,10 @@ class Audit:
     def _summary(self, status: str, tally=None) -> dict:
         tally = self._tally() if tally is None else tally
         s = tally.summary()
-        s["intervals"] = tally.intervals(self.universe, self.selection.random, seed=self.seed)
+        # a random sample speaks for the records it was drawn from; the first N records (limit) only for themselves
+        cut = not self.selection.random and self.universe < self.store_count
+        s["intervals"] = tally.intervals(self.store_count if cut else self.universe, self.selection.random,
+                                         seed=self.seed)
         s["sampling"] = {"method": self.selection.method, "how": self.selection.describe(),
                          "population": self.universe, "selected": self.selected, "seed": self.seed}
         store = self.reader.describe() if hasattr(self.reader, "describe") else {
