@@ -47,6 +47,18 @@ DIM = 384
 
 
 def real_texts(n: int) -> list[str]:
+    """``n`` held-out texts (cached in the work folder's texts.json: the corpus takes minutes to load)."""
+    cache = Path(os.environ.get("AUDIT_SCALE_TEXTS", Path(tempfile.gettempdir()) / "audit_scale_texts.json"))
+    if cache.exists():
+        texts = json.loads(cache.read_text())
+        if len(texts) >= n:
+            return texts[:n]
+    texts = _load_texts(max(n, 5000))
+    cache.write_text(json.dumps(texts))
+    return texts[:n]
+
+
+def _load_texts(n: int) -> list[str]:
     from unembed.corpus import load_corpus
 
     texts = list(dict.fromkeys(load_corpus("default").split("heldout:synthetic_records_heldout")))
@@ -336,14 +348,19 @@ def part_coverage(args) -> dict:
     import faiss
 
     from unembed import load_embedder
-    from unembed.audit.aggregate import Tally, read_records
-    from unembed.audit.sampling import sample_positions
+    from unembed.audit.aggregate import read_records
 
     texts = real_texts(args.n)
-    x = load_embedder("minilm").embed(texts)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="audit-cov-", dir=args.work))
     work.mkdir(parents=True, exist_ok=True)
     out = work / "full"
+    if args.proxy == "drop":
+        records, proxy = _dropped_words(texts, args.drop), (
+            f"no inversion: each record's 'recovered text' is its original with each word dropped with probability "
+            f"{args.drop} (seeded per record), scored by the audit's own score_record (BLEU, token F1, exact match, "
+            "sensitive items); cosine is the share of words kept")
+        return _coverage(records, args, proxy, texts_note="held-out synthetic records, then default test/validation texts")
+    x = load_embedder("minilm").embed(texts)
     if not (out / "summary.json").exists() or json.loads((out / "summary.json").read_text())["status"] != "complete":
         index = faiss.IndexFlatIP(DIM)
         index.add(x)
@@ -355,6 +372,30 @@ def part_coverage(args) -> dict:
         wall, _, _, _ = run_measured(cmd, env_one_thread())
         print(f"full audit of {len(texts)} records: {wall:.0f} s", flush=True)
     records = list(read_records(out / "results.jsonl"))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return _coverage(records, args, "per-record scores of a full audit with the hypothesizer alone (--steps 0) of "
+                                    "the shipped inverter", texts_note="held-out synthetic records")
+
+
+def _dropped_words(texts: list[str], p: float) -> list[dict]:
+    from unembed.audit import score_record
+
+    out = []
+    for i, t in enumerate(texts):
+        rng = np.random.default_rng([i, 99])
+        words = t.split()
+        keep = [w for w in words if rng.random() >= p] or words[:1]
+        rec = {"id": str(i), "pos": i, "text": " ".join(keep), "cosine": len(keep) / len(words), "original": t,
+               **score_record(" ".join(keep), t)}
+        out.append(rec)
+    return out
+
+
+def _coverage(records: list[dict], args, proxy: str, texts_note: str) -> dict:
+    from unembed.audit.aggregate import Tally
+    from unembed.audit.sampling import sample_positions
+
     N = len(records)
     truth_t = Tally().extend(records)
     truth = truth_t.summary()
@@ -379,11 +420,8 @@ def part_coverage(args) -> dict:
                "mean_width": {k: float(np.mean(widths[k])) for k in figures}}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
     return {"part": "coverage", "records": N, "seeds": args.seeds, "truth": figures, "rows": rows,
-            "proxy": "per-record scores of a full audit with the hypothesizer alone (--steps 0) of the shipped inverter",
-            "texts": "held-out synthetic records (templates never trained on), then default test/validation texts"}
+            "proxy": proxy, "texts": texts_note}
 
 
 def main() -> None:
@@ -401,6 +439,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--work", default=None, help="folder for the temporary stores (default: the system's)")
     ap.add_argument("--keep", default=None, help="coverage: keep the full audit in this folder (and reuse it)")
+    ap.add_argument("--proxy", choices=["drop", "audit"], default="drop",
+                    help="coverage: per-record scores from dropped words (no inversion; minutes) or a full --steps 0 audit")
+    ap.add_argument("--drop", type=float, default=0.3)
     ap.add_argument("--json-out", default=None)
     args = ap.parse_args()
     defaults = {"sizes": dict(kinds="faiss,lancedb,pgvector", steps=0, beam=1),

@@ -35,7 +35,9 @@ __all__ = ["AdaptConfig", "run_adaptation", "adapted_summary", "fold_of", "ADAPT
 
 ADAPTED = "adapted.jsonl"
 #: said by the command line's help (measured on the 2-core CPU of BENCHMARKS.md, shipped inverter)
-TYPICAL_TIME = "about 4 minutes a fold on a 2-core CPU with the defaults (3 folds: about 12 minutes), plus inverting the sample again"
+TYPICAL_TIME = ("typically a minute or two a fold on a 2-core CPU with the defaults, 3 folds, plus inverting the "
+                "sample again; estimated from the fine-tune's speed (a fifth of the compute of finetune()'s own "
+                "defaults, a few minutes), not timed with these defaults")
 
 
 @dataclass

@@ -82,9 +82,10 @@ class BaseReader:
         self._tmp: str | None = None
 
     # -- a private copy, for clients that write when they open a store -----------------------------
-    def private_copy(self, path: Path) -> Path:
-        """Copy ``path`` (file or folder) into a temporary folder and return the copy's path."""
-        size = _size(path)
+    def private_copy(self, path: Path, only: list[str] | None = None) -> Path:
+        """Copy ``path`` (file or folder) into a temporary folder and return the copy's path; with
+        ``only``, just those files and folders of it (relative paths: what the client will read)."""
+        size = _size(path) if only is None else sum(_size(path / rel) for rel in only if (path / rel).exists())
         self._tmp = tempfile.mkdtemp(prefix="unembed-store-")
         # removed on close(), or when the reader is garbage-collected or the process exits
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
@@ -95,15 +96,24 @@ class BaseReader:
                              f"but {tempfile.gettempdir()} has {free / 1e9:.2f} GB free: set TMPDIR to a bigger disk")
         dest = Path(self._tmp) / path.name
         try:
-            if path.is_dir():
+            if only is not None:
+                for rel in only:
+                    src, to = path / rel, dest / rel
+                    to.parent.mkdir(parents=True, exist_ok=True)
+                    if src.is_dir():
+                        shutil.copytree(src, to, ignore=shutil.ignore_patterns("*.lock", "LOCK", ".lock"))
+                    elif src.exists():
+                        shutil.copy2(src, to)
+            elif path.is_dir():
                 shutil.copytree(path, dest, ignore=shutil.ignore_patterns("*.lock", "LOCK", ".lock"))
             else:
                 shutil.copy2(path, dest)
         except OSError as exc:
             self.close()
             raise StoreError(f"cannot copy {path} to read it: {exc}") from None
+        what = "of the store" if only is None else "of the parts of the store it reads (" + ", ".join(only) + ")"
         self.notes.append(f"{self.label} has no read-only mode, so the audit read a private copy "
-                          f"({size / 1e6:.1f} MB) of the store; the original was not opened by the client")
+                          f"({size / 1e6:.1f} MB) {what}; the original was not opened by the client")
         return dest
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ read-only mode); a server is only ever sent read requests (collection info, coun
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Iterator
@@ -49,7 +50,7 @@ class QdrantReader(BaseReader):
                 path = Path(path)
                 if not path.is_dir() or not (path / "collection").is_dir():
                     raise StoreError(f"no Qdrant local store at '{path}' (a folder holding collection/), from {uri}")
-                self.client = QdrantClient(path=str(self.private_copy(path)))
+                self.client = QdrantClient(path=str(self._copy_collection(path, query.get("collection"))))
                 where = str(path)
             else:
                 self.kind = "qdrant server"
@@ -68,6 +69,23 @@ class QdrantReader(BaseReader):
             self.close()
             raise StoreError(f"Qdrant cannot read {where}: {' '.join(str(exc).split())[:300]}") from None
         self.text_key = query.get("text")
+
+    def _copy_collection(self, path: Path, wanted: str | None) -> Path:
+        """A private copy of only the collection read (its folder, and a meta.json naming only it), or
+        of the whole store when its meta.json cannot be read."""
+        try:
+            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+            names = sorted(meta["collections"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self.private_copy(path)
+        name = choose(self.uri, names, wanted, "collection")
+        if not (path / "collection" / name).is_dir():
+            return self.private_copy(path)
+        copy = self.private_copy(path, only=[f"collection/{name}"])
+        aliases = {k: v for k, v in (meta.get("aliases") or {}).items() if v == name}
+        (copy / "meta.json").write_text(json.dumps({**meta, "collections": {name: meta["collections"][name]},
+                                                    "aliases": aliases}), encoding="utf-8")
+        return copy
 
     def _vector_name(self, vectors, wanted: str | None) -> str | None:
         if isinstance(vectors, dict):
