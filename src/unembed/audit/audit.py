@@ -12,6 +12,14 @@ Files in the output folder:
   audit starts with ``"status": "running"`` and again when it ends);
 - ``report.html``: one self-contained page (see :mod:`unembed.report`).
 
+At scale (issue #14): ``sample=N`` audits a seeded uniform sample and reads only the sampled rows
+where the store allows it (:mod:`.sampling`); every headline figure gets a 95% interval and the
+store-wide estimates (:mod:`.intervals`, through the streaming :class:`.aggregate.Tally`, so the
+summary and the report never hold all results); under ``torchrun`` / ``accelerate launch`` each
+process inverts its own chunks and the main one merges them (:mod:`.shards`); ``adapt`` adds an
+attacker fine-tuned on the store's own documents (:mod:`.adapt`) and ``advise`` the defences that
+would cut the measured leakage (:mod:`.advice`).
+
 What is measured
 ----------------
 Before inverting (:meth:`Audit.check`), on the first ``check_size`` records of the store:
@@ -58,6 +66,8 @@ from ..errors import EmbedderError, InputError
 from ..io import atomic_write
 from ..signature import Signature
 from ..metrics import METRIC_SETTINGS, bleu, cosine_rows, token_f1
+from . import shards
+from .sampling import Selection
 from .stores import StoreReader, open_store, redact
 
 log = logging.getLogger(__name__)
@@ -326,7 +336,8 @@ class Audit:
 
     def __init__(self, store: str | StoreReader, inverter, out_dir: str | Path, steps: int = 20, beam: int = 4,
                  limit: int | None = None, sample: int | None = None, resume: bool = False, batch_size: int = 32,
-                 read_batch: int = 256, seed: int = 0, check_size: int = 32, force: bool = False):
+                 read_batch: int = 256, seed: int = 0, check_size: int = 32, force: bool = False,
+                 adapt=None, advise=None):
         for name, value in (("limit", limit), ("sample", sample)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InputError(f"--{name} must be a positive integer, not {value!r}")
@@ -343,6 +354,8 @@ class Audit:
         self.settings = {"store": redact(store if isinstance(store, str) else store.uri), "inverter": inverter.model_id,
                          "embedder": self.embedder.name, "steps": steps, "beam": beam, "limit": limit,
                          "sample": sample, "seed": seed}
+        self.ctx = shards.context()  # rank and process count under torchrun / accelerate launch
+        self.adapt, self.advise = adapt, advise  # AdaptConfig / AdviceConfig, or None
         self.done_ids = self._prepare_out(resume)
         self.reader = open_store(store) if isinstance(store, str) else store
         self._owns_reader = isinstance(store, str)
@@ -353,12 +366,8 @@ class Audit:
             raise
         universe = self.store_count if limit is None else min(limit, self.store_count)
         self.universe = universe
-        self.chosen = None
-        if sample is not None and sample < universe:
-            rng = np.random.default_rng(seed)
-            self.chosen = set(rng.choice(universe, size=sample, replace=False).tolist())
-        selected = universe if self.chosen is None else len(self.chosen)
-        self.selected = selected
+        self.selection = Selection(self.reader, universe, sample, seed, batch_size, read_batch)
+        self.selected = selected = self.selection.size
         self.todo = max(0, selected - len(self.done_ids))
         self.fit: dict | None = None
         uncased = not getattr(self.embedder, "cased", True)
@@ -369,14 +378,18 @@ class Audit:
     # -- output folder and resume -----------------------------------------------------------------
     def _prepare_out(self, resume: bool) -> set[str]:
         path = self.results_path
-        if not path.exists() or path.stat().st_size == 0:
+        if (not path.exists() or path.stat().st_size == 0) and not shards.shard_files(self.out):
             return set()
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
         if not resume:
             raise InputError(f"{path} already holds results: pass --resume to continue that audit, or choose another --out")
         previous = _read_json(self.out / SUMMARY)
         if previous and previous.get("settings"):
+            grown = _sample_grows(previous["settings"].get("sample"), self.settings["sample"])
             for key in ("store", "inverter", "steps", "beam", "limit", "sample", "seed"):
-                if previous["settings"].get(key) != self.settings[key]:
+                if previous["settings"].get(key) != self.settings[key] and not (key == "sample" and grown):
                     raise InputError(f"{self.out} holds an audit with {key}={previous['settings'].get(key)!r}, not "
                                      f"{self.settings[key]!r}: resume it with the same settings, or choose another --out")
         done: set[str] = set()
@@ -393,6 +406,8 @@ class Audit:
             log.warning("dropping a partly written record at the end of %s", path)
             with open(path, "r+b") as f:
                 f.truncate(good)
+        for shard in shards.shard_files(self.out):  # a sharded audit that was interrupted
+            done |= shards.read_ids(shard)
         return done
 
     # -- check --------------------------------------------------------------------------------------
@@ -432,57 +447,58 @@ class Audit:
         """Invert every selected record not already in results.jsonl; returns the summary."""
         if self.fit is None:
             self.check()
-        self._write_summary(self._summary(status="running"))
+        ctx = self.ctx
+        if ctx.main:
+            self._write_summary(self._summary(status="running"))
+        ctx.barrier()  # every process has read what is done before any writes
         t0 = time.perf_counter()
         self._timing = {"invert_seconds": 0.0, "score_seconds": 0.0, "records": 0}
         done = 0
         rescale = bool(self.fit.get("rescale"))
-        with open(self.results_path, "a", encoding="utf-8") as sink:
-            pending: list[tuple[str, np.ndarray, str | None]] = []
-            for item in self._selected():
-                pending.append(item)
-                if len(pending) >= self.batch_size:
-                    done += self._process(pending, sink, rescale)
-                    pending = []
-                    if progress:
-                        progress(done)
-            if pending:
-                done += self._process(pending, sink, rescale)
+        # new records go to a shard file when several processes write, or when they join records
+        # already written (a resume, an extended sample): the merge keeps results.jsonl in position order
+        to_shard = ctx.sharded or bool(self.done_ids)
+        sink_path = shards.shard_path(self.out, ctx.rank, ctx.world) if to_shard else self.results_path
+        sink_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(sink_path, "a", encoding="utf-8") as sink:
+            # chunk k of the selection goes to rank k % world: the batches a single process inverts
+            for _, chunk in self.selection.chunks(ctx.rank, ctx.world, self.done_ids):
+                done += self._process(chunk, sink, rescale)
                 if progress:
                     progress(done)
         seconds = time.perf_counter() - t0
         self._timing.update(seconds=seconds, records_per_second=done / seconds if seconds > 0 and done else 0.0)
-        return self._finish(status="complete")
+        if ctx.sharded:
+            self._timing = _combine_timing(ctx.gather(self._timing), ctx.world)
+            ctx.barrier()  # every shard is written
+        if ctx.main and shards.shard_files(self.out):
+            shards.merge([self.results_path, *shards.shard_files(self.out)], self.results_path)
+            shards.remove_shards(self.out)
+        ctx.barrier()  # the merged results are there for every process
+        if self.adapt is not None:  # the attacker fine-tuned on the store's own documents
+            from .adapt import run_adaptation
 
-    def _selected(self) -> Iterable[tuple[str, np.ndarray, str | None]]:
-        position = 0
-        gen = self.reader.batches(self.read_batch)
-        try:
-            for b in gen:
-                docs = b.documents if b.documents is not None else [None] * len(b.ids)
-                for i, v, d in zip(b.ids, b.vectors, docs):
-                    if position >= self.universe:
-                        return
-                    keep = self.chosen is None or position in self.chosen
-                    position += 1
-                    if keep and str(i) not in self.done_ids:
-                        yield str(i), v, d
-        finally:
-            gen.close()
+            run_adaptation(self, self.adapt)
+        if self.advise is not None and ctx.main:  # what to do about it
+            from .advice import run_advice
 
-    def _process(self, chunk, sink, rescale: bool) -> int:
+            run_advice(self, self.advise)
+        return self._finish(status="complete") if ctx.main else {"status": "complete", "rank": ctx.rank}
+
+    def _process(self, chunk, sink, rescale: bool, inverter=None) -> int:
+        """Invert, score and append one chunk (with ``inverter``: another attacker, e.g. an adapted one)."""
         from ..vectors import check_vectors
 
-        ids = [c[0] for c in chunk]
-        vectors = check_vectors(np.stack([np.asarray(c[1], dtype=np.float32) for c in chunk]), self.inverter.dim,
+        ids = [c.id for c in chunk]
+        vectors = check_vectors(np.stack([np.asarray(c.vector, dtype=np.float32) for c in chunk]), self.inverter.dim,
                                 what=f"stored vectors (records {ids[0]}..{ids[-1]})")
         if rescale:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         t = time.perf_counter()
-        results = self.inverter.invert(vectors, steps=self.steps, beam=self.beam, batch_size=len(chunk))
+        results = (inverter or self.inverter).invert(vectors, steps=self.steps, beam=self.beam, batch_size=len(chunk))
         self._timing["invert_seconds"] += time.perf_counter() - t
         t = time.perf_counter()
-        originals = [c[2] if isinstance(c[2], str) and c[2].strip() else None for c in chunk]
+        originals = [c.document if isinstance(c.document, str) and c.document.strip() else None for c in chunk]
         with_orig = [k for k, o in enumerate(originals) if o is not None]
         stored_cos = {}
         if with_orig:
@@ -490,7 +506,8 @@ class Audit:
             stored_cos = dict(zip(with_orig, cosine_rows(fresh, vectors[with_orig]).tolist()))
         lines = []
         for k, (rid, r) in enumerate(zip(ids, results)):
-            rec = {"id": rid, "text": r.text, "cosine": float(r.cosine), "steps": r.steps, "stopped": r.stopped}
+            rec = {"id": rid, "pos": int(chunk[k].pos), "text": r.text, "cosine": float(r.cosine), "steps": r.steps,
+                   "stopped": r.stopped}
             orig = originals[k]
             rec["original"] = orig
             if orig is not None:
@@ -499,7 +516,6 @@ class Audit:
             else:
                 rec["leaked_patterns"] = leaked_patterns(r.text)
             lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
-            self.done_ids.add(rid)
         sink.write("".join(lines))
         sink.flush()
         os.fsync(sink.fileno())
@@ -508,21 +524,21 @@ class Audit:
         return len(lines)
 
     # -- summary and report -----------------------------------------------------------------------
-    def _records(self) -> list[dict]:
-        out = []
-        if self.results_path.exists():
-            with open(self.results_path, encoding="utf-8") as f:
-                for line in f:
-                    if line.strip():
-                        try:
-                            out.append(json.loads(line))
-                        except json.JSONDecodeError:
-                            break
-        return out
+    def _tally(self):
+        """Every result record read once, in bounded memory (:class:`.aggregate.Tally`)."""
+        from .aggregate import Tally, read_records
 
-    def _summary(self, status: str, records: list[dict] | None = None) -> dict:
-        records = self._records() if records is None else records
-        s = summarize(records)
+        return Tally(seed=self.seed).extend(read_records(self.results_path))
+
+    def _summary(self, status: str, tally=None) -> dict:
+        tally = self._tally() if tally is None else tally
+        s = tally.summary()
+        # a random sample speaks for the records it was drawn from; the first N records (limit) only for themselves
+        cut = not self.selection.random and self.universe < self.store_count
+        s["intervals"] = tally.intervals(self.store_count if cut else self.universe, self.selection.random,
+                                         seed=self.seed)
+        s["sampling"] = {"method": self.selection.method, "how": self.selection.describe(),
+                         "population": self.universe, "selected": self.selected, "seed": self.seed}
         store = self.reader.describe() if hasattr(self.reader, "describe") else {
             "uri": redact(self.reader.uri), "kind": getattr(self.reader, "kind", "store"),
             "lossy": bool(getattr(self.reader, "lossy", False)), "notes": list(getattr(self.reader, "notes", []))}
@@ -535,6 +551,12 @@ class Audit:
                                                           "embedder": self.embedder.name,
                                                           "source": self.inverter.source},
                  throughput=getattr(self, "_timing", None))
+        if self.adapt is not None:
+            from .adapt import adapted_summary
+
+            s["adapted"] = adapted_summary(self)
+        if self.advise is not None:
+            s["advice"] = _read_json(self.out / "advice.json")
         return s
 
     def signature(self, n: int) -> Signature:
@@ -549,16 +571,21 @@ class Audit:
         }, metrics=dict(METRIC_SETTINGS, normalization=self.normalization), kind="audit")
 
     def _write_summary(self, summary: dict) -> None:
+        if not self.ctx.main:
+            return
         self.out.mkdir(parents=True, exist_ok=True)
         atomic_write(self.out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
 
     def _finish(self, status: str) -> dict:
         from .report import render_audit
 
-        records = self._records()
-        summary = self._summary(status, records)
+        tally = self._tally()
+        summary = self._summary(status, tally)
+        if not self.ctx.main:
+            return summary
         self._write_summary(summary)
-        atomic_write(self.out / REPORT, render_audit(summary, records, normalize=self.normalize))
+        atomic_write(self.out / REPORT, render_audit(summary, tally.top(), normalize=self.normalize,
+                                                     plot_records=tally.plot_records()))
         return summary
 
     def close(self) -> None:
@@ -572,42 +599,28 @@ class Audit:
         self.close()
 
 
-def summarize(records: list[dict]) -> dict:
-    """Headline numbers over records (see the module docstring); ``None`` where nothing was measured."""
-    scored = [r for r in records if r.get("original") is not None and "bleu" in r]
-    cos = np.array([r["cosine"] for r in records], dtype=np.float64)
+def summarize(records: Iterable[dict]) -> dict:
+    """Headline numbers over records (see the module docstring); ``None`` where nothing was measured.
+    Streams: ``records`` may be any iterable (:class:`.aggregate.Tally` does the work)."""
+    from .aggregate import Tally
 
-    def mean(key, scale=1.0):
-        return float(np.mean([float(r[key]) * scale for r in scored])) if scored else None
+    return Tally().extend(records).summary()
 
-    sensitive = {}
-    for kind in KINDS:
-        items = [it for r in scored for it in r.get("sensitive", []) if it["kind"] == kind]
-        found, got = len(items), sum(bool(it["recovered"]) for it in items)
-        entry = {"found": found, "recovered": got, "rate": got / found if found else None}
-        if kind == "name":
-            entry["partial"] = sum(bool(it.get("partial")) for it in items)
-        sensitive[kind] = entry
-    leaked = {}
-    for r in records:
-        for it in r.get("leaked_patterns", []) or []:
-            leaked[it["kind"]] = leaked.get(it["kind"], 0) + 1
-    return {
-        "n": len(records),
-        "n_with_original": len(scored),
-        "bleu": mean("bleu"),
-        "token_f1": mean("token_f1"),
-        "exact_match": mean("exact_match", 100.0),
-        "exact_match_cased": mean("exact_match_cased", 100.0),
-        "cosine": float(cos.mean()) if len(cos) else None,
-        "cosine_quantiles": ({q: float(np.quantile(cos, float(q[1:]) / 100)) for q in ("p10", "p50", "p90")}
-                             if len(cos) else None),
-        "share_cosine_ge_0_9": float((cos >= 0.9).mean()) if len(cos) else None,
-        "stored_cosine": (float(np.mean([r["stored_cosine"] for r in scored if "stored_cosine" in r]))
-                          if any("stored_cosine" in r for r in scored) else None),
-        "sensitive": sensitive,
-        "leaked_patterns_without_original": leaked,
-    }
+
+def _sample_grows(before, now) -> bool:
+    """A resumed sampled audit may grow its sample: the sample of n is part of the sample of m > n."""
+    return isinstance(before, int) and isinstance(now, int) and now > before
+
+
+def _combine_timing(timings: list[dict] | None, world: int) -> dict | None:
+    """The throughput of a sharded run: records summed, wall time of the slowest process."""
+    if not timings:
+        return None
+    records = sum(t["records"] for t in timings)
+    seconds = max(t["seconds"] for t in timings)
+    return {"invert_seconds": sum(t["invert_seconds"] for t in timings),
+            "score_seconds": sum(t["score_seconds"] for t in timings), "records": records, "seconds": seconds,
+            "records_per_second": records / seconds if seconds > 0 and records else 0.0, "processes": world}
 
 
 def audit(store: str | StoreReader, inverter, out_dir: str | Path, progress: Callable[[int], None] | None = None,

@@ -174,9 +174,18 @@ def _verdict(s: dict) -> tuple[str, bool]:
             + (f'<br><span class="small">{caveat}</span>' if share < 0.05 else ""), share < 0.05)
 
 
-def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, normalize=None) -> str:
-    """The audit report as one HTML string (no external resources)."""
+def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, normalize=None,
+                 plot_records: list[dict] | None = None) -> str:
+    """The audit report as one HTML string (no external resources).
+
+    ``records``: those the table may show (the audit passes the most confident ones);
+    ``plot_records``: those the plots are drawn from (the audit passes a uniform sample of at most a
+    few thousand); both default to ``records``."""
+    from . import report_sections as sections
+
     s = summary
+    n_total = s.get("n", len(records))
+    plot_recs = records if plot_records is None else plot_records
     norm = normalize or (lambda t: t)
     store = s.get("store") or {}
     check = s.get("embedder_check") or {}
@@ -200,22 +209,23 @@ def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, nor
     sens = s.get("sensitive") or {}
     total_found = sum(v.get("found", 0) for v in sens.values())
     total_got = sum(v.get("recovered", 0) for v in sens.values())
+    ci = sections.card_interval
     cards = [
         ("records audited", f"{s.get('n', 0):,}", f"of {store.get('count', 0):,} in the store"),
-        ("mean cosine", _num(s.get("cosine"), "{:.3f}"), "recovered text vs stored vector"),
-        ("BLEU", _num(s.get("bleu")), "0-100, vs the stored originals"),
-        ("token F1", _num(s.get("token_f1")), "share of words recovered"),
-        ("exact match", _num(s.get("exact_match"), "{:.1f}%"), "texts recovered verbatim"),
+        ("mean cosine", _num(s.get("cosine"), "{:.3f}"), "recovered text vs stored vector" + ci(s, "cosine", "{:.3f}")),
+        ("BLEU", _num(s.get("bleu")), "0-100, vs the stored originals" + ci(s, "bleu")),
+        ("token F1", _num(s.get("token_f1")), "share of words recovered" + ci(s, "token_f1")),
+        ("exact match", _num(s.get("exact_match"), "{:.1f}%"), "texts recovered verbatim" + ci(s, "exact_match")),
         ("sensitive items", f"{total_got}/{total_found}" if total_found else "n/a", "recovered exactly / found"),
     ]
-    cosines = [r["cosine"] for r in records]
-    bleus = [r.get("bleu") for r in records if r.get("original") is not None]
-    plots = [] if not records else [
+    cosines = [r["cosine"] for r in plot_recs]
+    bleus = [r.get("bleu") for r in plot_recs if r.get("original") is not None]
+    plots = [] if not plot_recs else [
         _hist(cosines, "Cosine of recovered text to the stored vector", "cosine", min(0.0, min(cosines, default=0)), 1.0,
               "#5c6bc0"),
         _hist(bleus, "BLEU of recovered vs original text", "BLEU", 0, 100, "#c62828",
               note="no originals stored: BLEU cannot be computed"),
-        _by_length(records),
+        _by_length(plot_recs),
         _sensitive_plot(sens),
     ]
 
@@ -237,8 +247,10 @@ def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, nor
     third = "original (stored document)" if has_orig else "patterns in the recovered text"
     table = (f"<table><thead><tr><th>#</th><th>id</th><th>{third}</th><th>recovered from the vector</th><th>cosine</th>"
              f"<th>BLEU</th><th>token F1</th></tr></thead><tbody>{''.join(trs)}</tbody></table>")
-    shown = (f"Showing the {len(ordered)} most confident of {len(records)} records (by cosine); all are in "
-             f"results.jsonl." if len(records) > len(ordered) else f"All {len(records)} records, most confident first.")
+    shown = (f"Showing the {len(ordered)} most confident of {n_total} records (by cosine); all are in "
+             f"results.jsonl." if n_total > len(ordered) else f"All {n_total} records, most confident first.")
+    if plot_records is not None and len(plot_recs) < n_total:
+        shown += f" The plots are drawn from a uniform sample of {len(plot_recs)} of them."
 
     sens_rows = "".join(
         f"<tr><td>{_e(KIND_LABELS[k])}</td><td class=num>{v['found']}</td><td class=num>{v['recovered']}</td>"
@@ -307,12 +319,14 @@ def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, nor
 <div class="verdict{' low' if low else ''}">{verdict}</div>
 {''.join(f'<div class="banner {c}">{_e(t)}</div>' for c, t in banners)}
 <div class="cards">{''.join(f'<div class="card"><div class="v">{v}</div><div class="k">{_e(k)}<br>{_e(h)}</div></div>' for k, v, h in cards)}</div>
-{body}<h2>Embedder check</h2>
+{sections.intervals_html(s)}
+{body}{sections.adapted_html(s)}<h2>Embedder check</h2>
 {dl(check_pairs)}
 <h2>Store</h2>
 {dl(store_pairs)}
 <h2>Method</h2>
 {dl(method_pairs)}
+{sections.advice_html(s)}
 </main></body></html>
 """
 

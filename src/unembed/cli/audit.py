@@ -8,9 +8,19 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from ..audit.adapt import TYPICAL_TIME, AdaptConfig
+from ..audit.advice import AdviceConfig
 from ..audit.stores import uri_forms
-from .app import PRECISION_HELP, app, console, load_for_cli, out
+from .app import PRECISION_HELP, app, console, default, load_for_cli, out
 from .progress import counting
+
+
+def _a(name: str):
+    return default(AdaptConfig, name)
+
+
+def _v(name: str):
+    return default(AdviceConfig, name)
 
 
 @app.command("audit")
@@ -21,21 +31,58 @@ def audit_(
     beam: int = typer.Option(4),
     out_dir: Path = typer.Option(Path("audit"), "--out", help="folder for results.jsonl, summary.json and report.html"),
     limit: Optional[int] = typer.Option(None, help="audit only the first N records of the store"),
-    sample: Optional[int] = typer.Option(None, help="audit a seeded random sample of N records"),
+    sample: Optional[int] = typer.Option(None, help="audit a seeded uniform sample of N records (only those rows are "
+                                         "read where the store allows it); every figure gets a 95% interval and "
+                                         "an estimate for the whole store. --resume with a larger N extends it"),
     resume: bool = typer.Option(False, "--resume", help="continue an audit in --out: skip ids already in results.jsonl"),
-    seed: int = typer.Option(0, help="seed of --sample"),
+    seed: int = typer.Option(0, help="seed of --sample (the same seed gives the same sample)"),
     batch_size: int = typer.Option(32, help="records inverted and written at a time"),
     force: bool = typer.Option(False, "--force", help="invert even when the embedder check finds the vectors do not fit"),
     embedder: Optional[str] = typer.Option(None, help="override the embedder used for re-embedding"),
     as_json: bool = typer.Option(False, "--json", help="print summary.json on stdout"),
     precision: str = typer.Option("auto", help=PRECISION_HELP),
+    adapt: bool = typer.Option(False, "--adapt", help="also attack with the inverter fine-tuned on the store's own "
+                                                      f"documents, k-fold ({TYPICAL_TIME}); use with --sample"),
+    adapt_folds: int = typer.Option(_a("folds"), help="k of --adapt"),
+    adapt_texts: int = typer.Option(_a("texts"), help="documents each fold's inverter is fine-tuned on"),
+    adapt_steps: int = typer.Option(_a("hypothesizer_steps"), help="fine-tuning steps of the hypothesizer, a fold"),
+    adapt_corrector_steps: int = typer.Option(_a("corrector_steps"), help="then of the corrector"),
+    adapt_corpus: Optional[Path] = typer.Option(None, help="adapt on this .txt / .jsonl of public text of the store's "
+                                                           "domain instead (for a store without documents; implies --adapt)"),
+    advice: bool = typer.Option(True, "--advice/--no-advice",
+                                help="end the report with the defences that would cut this store's leakage and what "
+                                     "each costs in retrieval on its own documents (a minute or two on a CPU)"),
+    advice_defences: str = typer.Option(_v("defences"), help="defences measured for the advice (unembed defend's specs)"),
+    advice_records: int = typer.Option(_v("records"), help="audited records whose defended vectors are inverted"),
 ):
-    """Audit a vector store: read its vectors (read-only), recover the text, report what leaks."""
+    """Audit a vector store: read its vectors (read-only), recover the text, report what leaks.
+
+    At scale: --sample N for an estimate with 95% intervals in minutes; run it under `torchrun
+    --nproc_per_node P -m unembed audit ...` or `accelerate launch --num_processes P -m unembed audit ...`
+    to share the records out over P processes (the merged result equals a single process's)."""
     from ..audit import Audit
 
     inv = load_for_cli(inverter, embedder, precision)
+    adapt_cfg = None
+    if adapt or adapt_corpus is not None:
+        adapt_cfg = AdaptConfig(folds=adapt_folds, texts=adapt_texts, hypothesizer_steps=adapt_steps,
+                                corrector_steps=adapt_corrector_steps,
+                                corpus=str(adapt_corpus) if adapt_corpus is not None else None)
+        adapt_cfg.check()
+    advice_cfg = AdviceConfig(defences=advice_defences, records=advice_records) if advice else None
+    if advice_cfg is not None:
+        from ..defences import parse_list
+
+        parse_list(advice_defences)  # a bad spec fails before anything is read
     with Audit(store, inv, out_dir, steps=steps, beam=beam, limit=limit, sample=sample, resume=resume,
-               batch_size=batch_size, seed=seed, force=force) as job:
+               batch_size=batch_size, seed=seed, force=force, adapt=adapt_cfg, advise=advice_cfg) as job:
+        main = job.ctx.main
+        if not main:  # the other processes of a sharded audit work quietly; the main one reports
+            job.check()
+            job.run()
+            return
+        if job.ctx.sharded:
+            console.print(f"sharded audit: {job.ctx.world} processes, this is the main one")
         if job.done_ids:
             console.print(f"resuming: {len(job.done_ids)} records already in {job.results_path}")
         console.print(f"checking the vectors of {job.settings['store']} against {inv.embedder.name}...")
@@ -44,26 +91,37 @@ def audit_(
         console.print(f"[{colour}]embedder check: {fit['status']}[/{colour}] - {fit.get('message', '')}", highlight=False)
         for note in (fit.get("notes") or []) + list(getattr(job.reader, "notes", [])):
             console.print(f"[dim]note: {note}[/dim]", highlight=False)
-        with counting(console, job.todo, "auditing") as progress:
+        with counting(console, -(-job.todo // job.ctx.world), "auditing") as progress:
             summary = job.run(progress=progress)
     if as_json:
         print(json.dumps(summary, ensure_ascii=False))
         return
     table = Table("measure", "value", title=f"audit of {summary['store']['uri']}")
+    from ..audit.report_sections import card_interval, store_sentences
+
     table.add_row("records audited", f"{summary['n']} of {summary['store']['count']} in the store")
-    table.add_row("mean cosine (attacker's confidence)", f"{summary['cosine']:.3f}" if summary["cosine"] is not None else "n/a")
+    table.add_row("mean cosine (attacker's confidence)", f"{summary['cosine']:.3f}{card_interval(summary, 'cosine', '{:.3f}')}"
+                  if summary["cosine"] is not None else "n/a")
     if summary["n_with_original"]:
-        table.add_row("BLEU", f"{summary['bleu']:.1f}")
-        table.add_row("token F1", f"{summary['token_f1']:.1f}")
-        table.add_row("exact match", f"{summary['exact_match']:.1f}%")
+        table.add_row("BLEU", f"{summary['bleu']:.1f}{card_interval(summary, 'bleu')}")
+        table.add_row("token F1", f"{summary['token_f1']:.1f}{card_interval(summary, 'token_f1')}")
+        table.add_row("exact match", f"{summary['exact_match']:.1f}%{card_interval(summary, 'exact_match')}")
         for kind, v in summary["sensitive"].items():
             if v["found"]:
                 table.add_row(f"{kind} recovered", f"{v['recovered']} of {v['found']}")
+        ad = (summary.get("adapted") or {}).get("adapted")
+        if ad and ad.get("n"):
+            table.add_row("adapted attacker: BLEU / token F1", f"{ad['bleu']:.1f} / {ad['token_f1']:.1f}")
     else:
         table.add_row("originals", "not stored: records ranked by cosine in the report")
     if summary["store"].get("lossy"):
         table.add_row("store", "[yellow]LOSSY: vectors are compressed approximations[/yellow]")
     out.print(table)
+    for sentence in store_sentences(summary):
+        out.print(f"whole store: {sentence}", highlight=False)
+    rec = (summary.get("advice") or {}).get("recommendation") or {}
+    if rec.get("text"):
+        out.print(f"what to do about it: {rec['text']}", highlight=False)
     thr = summary.get("throughput") or {}
     if thr.get("records"):
         console.print(f"{thr['records']} records in {thr['seconds']:.1f}s ({thr['records_per_second']:.2f} records/s)")

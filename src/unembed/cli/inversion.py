@@ -138,7 +138,10 @@ def eval_(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     precision: str = typer.Option("auto", help=PRECISION_HELP),
 ):
-    """Score an inverter on held-out texts (BLEU, token F1, exact match, cosine, ROUGE-L)."""
+    """Score an inverter on held-out texts (BLEU, token F1, exact match, cosine, ROUGE-L).
+
+    Under `torchrun --nproc_per_node P -m unembed eval ...` (or accelerate launch) the texts are shared out
+    over P processes; the result equals a single process's."""
     from ..corpus import read_texts
     from ..inversion.evaluate import evaluate, sample
 
@@ -149,6 +152,10 @@ def eval_(
         res = evaluate(inv, data, steps=steps, beam=beam, data_name=texts.name, seed=seed,
                        batch_size=batch_size, early_stop=not no_early_stop, progress=progress)
     res = res.to_dict()
+    from ..distributed import context
+
+    if not context().main:  # a sharded evaluation (torchrun / accelerate launch): the main process reports
+        return
     if as_json:
         print(json.dumps(res))
         return

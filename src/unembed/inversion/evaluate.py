@@ -1,5 +1,10 @@
 """Evaluating an inverter on texts: embed, invert, score, and sign the result.
 
+Under ``torchrun`` / ``accelerate launch`` (several processes), :func:`evaluate` shares the texts
+out in blocks of ``batch_size`` (block ``k`` to rank ``k % P``), so every process inverts exactly the
+batches a single process would; the inversions are gathered and every process scores all of them,
+giving the single-process result.
+
 Every result carries a :class:`~unembed.signature.Signature` of how it was computed (metric
 settings, model, embedder, data, steps, beam, early stopping, seed, versions), in the spirit of
 sacrebleu's signatures, so that a number can be reproduced or told apart from one computed
@@ -18,6 +23,31 @@ from ..signature import Signature, text_digest
 from .inverter import Inversion
 
 __all__ = ["Evaluation", "evaluate", "sample", "text_digest"]
+
+
+def _sharded_invert(ctx, inverter, vectors, steps, beam, batch_size, early_stop, progress) -> list[Inversion]:
+    """This rank's blocks of ``batch_size`` inverted, every rank's gathered in order (on every rank)."""
+    n = len(vectors)
+    mine = [i for k, start in enumerate(range(0, n, batch_size)) if k % ctx.world == ctx.rank
+            for i in range(start, min(n, start + batch_size))]
+    part = inverter.invert(vectors[mine], steps=steps, beam=beam, batch_size=batch_size, early_stop=early_stop,
+                           progress=progress) if mine else []
+    stats = dict(inverter.stats)
+    gathered = ctx.gather((mine, part, stats))
+    merged = None
+    if ctx.main:
+        out: list = [None] * n
+        for idx, res, _ in gathered:
+            for i, r in zip(idx, res):
+                out[i] = r
+        every = [st for _, _, st in gathered if st]
+        seconds = max((st.get("seconds", 0.0) for st in every), default=0.0)
+        total = {k: sum(st.get(k, 0) for st in every) for k in ("embedder_calls", "texts_embedded")}
+        total.update(seconds=seconds, n=n, inversions_per_second=n / max(seconds, 1e-9), processes=ctx.world)
+        merged = (out, total)
+    out, total = ctx.broadcast(merged)
+    inverter.stats = {**inverter.stats, **total}
+    return out
 
 
 def sample(texts: list[str], limit: int | None, seed: int) -> list[str]:
@@ -68,10 +98,16 @@ def evaluate(inverter, texts: Sequence[str], steps: int = 20, beam: int = 4, dat
     texts = [t for t in texts]
     if not texts:
         raise InputError("no texts to evaluate")
+    from ..distributed import context
+
     embedder = inverter.embedder
     vectors = embedder.embed(texts)
-    results = inverter.invert(vectors, steps=steps, beam=beam, batch_size=batch_size, early_stop=early_stop,
-                              progress=progress)
+    ctx = context()
+    if ctx.sharded:
+        results = _sharded_invert(ctx, inverter, vectors, steps, beam, batch_size, early_stop, progress)
+    else:
+        results = inverter.invert(vectors, steps=steps, beam=beam, batch_size=batch_size, early_stop=early_stop,
+                                  progress=progress)
     uncased = not getattr(embedder, "cased", True)
     norm_name = f"{embedder.name} text normalisation (uncased: lowercase, accents stripped)" if uncased else "none"
     m = score([r.text for r in results], texts, normalize=embedder.normalize_text if uncased else None,

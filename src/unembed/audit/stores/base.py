@@ -8,6 +8,11 @@ relative to the working directory with two (``chroma://demo_out/store``).
 
 Every reader has ``kind``, ``lossy`` (its vectors are approximations, e.g. FAISS PQ/SQ codes) and
 ``notes`` (facts the audit report should show), and is a context manager.
+
+Sampled audits read only the sampled rows where the store allows it: a reader with ``positional``
+set reads rows by their position in the store's reading order (:meth:`BaseReader.read_positions`:
+FAISS, LanceDB); the others list their ids cheaply (:meth:`BaseReader.ids`, without vectors) and
+fetch records by id (:meth:`BaseReader.fetch`). The defaults here fall back on a full scan.
 """
 from __future__ import annotations
 
@@ -49,6 +54,11 @@ class StoreReader(Protocol):
     def count(self) -> int: ...
     def batches(self, batch_size: int = 256) -> Iterator[Batch]: ...
     def close(self) -> None: ...
+    # optional, for sampled audits (BaseReader has scanning defaults)
+    positional: bool
+    def read_positions(self, positions, batch_size: int = 256) -> Iterator[Batch]: ...
+    def ids(self, batch_size: int = 4096) -> Iterator[list[str]]: ...
+    def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]: ...
 
 
 class StoreError(UnembedError):
@@ -72,9 +82,10 @@ class BaseReader:
         self._tmp: str | None = None
 
     # -- a private copy, for clients that write when they open a store -----------------------------
-    def private_copy(self, path: Path) -> Path:
-        """Copy ``path`` (file or folder) into a temporary folder and return the copy's path."""
-        size = _size(path)
+    def private_copy(self, path: Path, only: list[str] | None = None) -> Path:
+        """Copy ``path`` (file or folder) into a temporary folder and return the copy's path; with
+        ``only``, just those files and folders of it (relative paths: what the client will read)."""
+        size = _size(path) if only is None else sum(_size(path / rel) for rel in only if (path / rel).exists())
         self._tmp = tempfile.mkdtemp(prefix="unembed-store-")
         # removed on close(), or when the reader is garbage-collected or the process exits
         self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
@@ -85,15 +96,24 @@ class BaseReader:
                              f"but {tempfile.gettempdir()} has {free / 1e9:.2f} GB free: set TMPDIR to a bigger disk")
         dest = Path(self._tmp) / path.name
         try:
-            if path.is_dir():
+            if only is not None:
+                for rel in only:
+                    src, to = path / rel, dest / rel
+                    to.parent.mkdir(parents=True, exist_ok=True)
+                    if src.is_dir():
+                        shutil.copytree(src, to, ignore=shutil.ignore_patterns("*.lock", "LOCK", ".lock"))
+                    elif src.exists():
+                        shutil.copy2(src, to)
+            elif path.is_dir():
                 shutil.copytree(path, dest, ignore=shutil.ignore_patterns("*.lock", "LOCK", ".lock"))
             else:
                 shutil.copy2(path, dest)
         except OSError as exc:
             self.close()
             raise StoreError(f"cannot copy {path} to read it: {exc}") from None
+        what = "of the store" if only is None else "of the parts of the store it reads (" + ", ".join(only) + ")"
         self.notes.append(f"{self.label} has no read-only mode, so the audit read a private copy "
-                          f"({size / 1e6:.1f} MB) of the store; the original was not opened by the client")
+                          f"({size / 1e6:.1f} MB) {what}; the original was not opened by the client")
         return dest
 
     def close(self) -> None:
@@ -109,6 +129,63 @@ class BaseReader:
 
     def describe(self) -> dict:
         return {"uri": redact(self.uri), "kind": self.kind, "lossy": self.lossy, "notes": list(self.notes)}
+
+    # -- reading only some rows (sampled audits) -----------------------------------------------------
+    #: rows can be read by position in the reading order of :meth:`batches` (``read_positions``)
+    positional = False
+    #: how :meth:`fetch` reads rows: "ids" (by key, from the store) or "scan" (a full pass)
+    fetch_method = "scan"
+
+    def read_positions(self, positions, batch_size: int = 256) -> Iterator[Batch]:
+        """The rows at these positions (sorted, ascending) of the reading order; default: a scan."""
+        wanted = np.asarray(positions, dtype=np.int64)
+        pos, k = 0, 0
+        for b in self.batches(batch_size):
+            n = len(b.ids)
+            lo = k
+            while k < len(wanted) and wanted[k] < pos + n:
+                k += 1
+            if k > lo:
+                rows = (wanted[lo:k] - pos).tolist()
+                yield _subset(b, rows)
+            pos += n
+            if k >= len(wanted):
+                return
+
+    def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
+        """Every record's id, page by page, in the reading order of :meth:`batches`; default: a scan."""
+        for b in self.batches(min(batch_size, 1024)):
+            yield list(b.ids)
+
+    def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
+        """The records with these ids, in the order given (pages of ``batch_size``); default: a scan."""
+        order = [str(i) for i in ids]
+        want = {i: k for k, i in enumerate(order)}
+        found: dict[str, tuple] = {}
+        for b in self.batches(1024):
+            docs = b.documents if b.documents is not None else [None] * len(b.ids)
+            for i, v, d in zip(b.ids, b.vectors, docs):
+                if str(i) in want:
+                    found[str(i)] = (np.asarray(v, dtype=np.float32), d)
+            if len(found) == len(want):
+                break
+        yield from _in_order(order, found, batch_size, with_docs=True)
+
+
+def _subset(b: Batch, rows: list[int]) -> Batch:
+    return Batch(ids=[b.ids[r] for r in rows], vectors=np.asarray(b.vectors)[rows],
+                 documents=None if b.documents is None else [b.documents[r] for r in rows])
+
+
+def _in_order(order: list[str], found: dict, batch_size: int, with_docs: bool) -> Iterator[Batch]:
+    """Batches of ``found`` (id -> (vector, document)) in ``order``; an id not found is an error."""
+    missing = [i for i in order if i not in found]
+    if missing:
+        raise StoreError(f"{len(missing)} records vanished from the store while it was read (e.g. id {missing[0]!r})")
+    for start in range(0, len(order), batch_size):
+        part = order[start:start + batch_size]
+        yield Batch(ids=part, vectors=np.stack([found[i][0] for i in part]).astype(np.float32),
+                    documents=[found[i][1] for i in part] if with_docs else None)
 
 
 def _size(path: Path) -> int:

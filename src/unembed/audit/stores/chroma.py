@@ -58,6 +58,31 @@ class ChromaReader(BaseReader):
                         documents=list(docs) if docs is not None else None)
             offset += len(ids)
 
+    # -- sampled audits: ids only, then records by id ----------------------------------------------
+    fetch_method = "ids"
+
+    def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
+        offset = 0
+        while True:
+            got = self.collection.get(limit=batch_size, offset=offset, include=[])
+            ids = [str(i) for i in got["ids"]]
+            if not ids:
+                return
+            yield ids
+            offset += len(ids)
+
+    def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
+        from .base import _in_order
+
+        order = [str(i) for i in ids]
+        for start in range(0, len(order), batch_size):
+            part = order[start:start + batch_size]
+            got = self.collection.get(ids=part, include=["embeddings", "documents"])
+            docs = got.get("documents")
+            found = {str(i): (np.asarray(v, dtype=np.float32), docs[k] if docs is not None else None)
+                     for k, (i, v) in enumerate(zip(got["ids"], got["embeddings"]))}
+            yield from _in_order(part, found, batch_size, with_docs=docs is not None)
+
     def close(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:

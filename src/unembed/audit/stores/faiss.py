@@ -1,7 +1,7 @@
 """FAISS index files: ``faiss:///FILE.index`` with an optional ``?texts=FILE.jsonl``.
 
-The index is read into memory with ``faiss.read_index`` (the file is only read) and its vectors are
-reconstructed from the stored codes:
+The index is memory-mapped read-only where FAISS can map it (flat codes), else read into memory with
+``faiss.read_index`` (the file is only read), and its vectors are reconstructed from the stored codes:
 
 - Flat, HNSW (over Flat) and IVF-Flat hold the vectors exactly; an IVF index gets an in-memory
   direct map (an array when its ids are 0..n-1, a hash table otherwise) so vectors can be looked up;
@@ -45,7 +45,7 @@ class FaissReader(BaseReader):
         if not path.is_file():
             raise StoreError(f"no FAISS index file at '{path}', from {uri}")
         try:
-            self.index = faiss.read_index(str(path))
+            self.index = _read(faiss, path)
         except RuntimeError as exc:
             hint = " (binary indexes hold bit codes, not float embeddings: not supported)" if "binary" in str(exc).lower() else ""
             raise StoreError(f"FAISS cannot read {path}: {str(exc).strip().splitlines()[-1][:200]}{hint}") from None
@@ -170,6 +170,38 @@ class FaissReader(BaseReader):
             sid = [str(int(i)) for i in ids]
             docs = [self.texts.get(i) for i in sid] if self.texts is not None else None
             yield Batch(ids=sid, vectors=np.ascontiguousarray(vectors, dtype=np.float32), documents=docs)
+
+    positional = True
+
+    def read_positions(self, positions, batch_size: int = 256) -> Iterator[Batch]:
+        """Only the rows at these positions (a sampled audit): each vector reconstructed on its own."""
+        positions = np.asarray(positions, dtype=np.int64)
+        for start in range(0, len(positions), batch_size):
+            pos = positions[start:start + batch_size]
+            ids = self._ids[pos]
+            keys = self._positions[pos] if self._positions is not None else ids
+            try:
+                vectors = np.stack([self._target.reconstruct(int(k)) for k in keys]) if len(keys) else \
+                    np.zeros((0, self._target.d), np.float32)
+            except RuntimeError as exc:
+                raise StoreError(f"FAISS index {self.kind} cannot give back its vectors: "
+                                 f"{str(exc).strip().splitlines()[-1][:200]}") from None
+            sid = [str(int(i)) for i in ids]
+            docs = [self.texts.get(i) for i in sid] if self.texts is not None else None
+            yield Batch(ids=sid, vectors=np.ascontiguousarray(vectors, dtype=np.float32), documents=docs)
+
+
+def _read(faiss, path: Path):
+    """The index, memory-mapped read-only where FAISS can (flat codes: Flat, PQ, SQ...), so opening a
+    big index costs no memory and a sampled audit touches only the pages of the rows it reads; else
+    read into memory."""
+    flags = getattr(faiss, "IO_FLAG_MMAP_IFC", 0) | getattr(faiss, "IO_FLAG_READ_ONLY", 0)
+    if flags:
+        try:
+            return faiss.read_index(str(path), flags)
+        except RuntimeError:
+            pass  # an index type FAISS cannot map
+    return faiss.read_index(str(path))
 
 
 def _ivf(faiss, index):

@@ -63,27 +63,46 @@ class LanceDBReader(BaseReader):
         return int(self.table.count_rows())
 
     def batches(self, batch_size: int = 256) -> Iterator[Batch]:
-        cols = [self.column] + [c for c in (self.text, self.id) if c and c != self.column]
         row = 0
-        reader = self.table.search().select(cols).to_batches(batch_size)
+        reader = self.table.search().select(self._columns()).to_batches(batch_size)
         for rb in reader:
             if rb.num_rows == 0:
                 continue
-            vec = rb.column(self.column)
-            dim = vec.type.list_size if hasattr(vec.type, "list_size") and vec.type.list_size > 0 else None
-            if dim is not None and vec.null_count == 0:
-                values = vec.values if vec.offset == 0 else vec.flatten()
-                vectors = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)
-            else:
-                rows = vec.to_pylist()
-                if any(r is None for r in rows):
-                    raise StoreError(f"{self.uri}: some rows have no vector in column {self.column}")
-                vectors = np.asarray(rows, dtype=np.float32)
-            ids = ([str(x) for x in rb.column(self.id).to_pylist()] if self.id
-                   else [str(i) for i in range(row, row + rb.num_rows)])
-            docs = [as_text(x) for x in rb.column(self.text).to_pylist()] if self.text else None
+            yield self._batch(rb, list(range(row, row + rb.num_rows)))
             row += rb.num_rows
-            yield Batch(ids=ids, vectors=vectors, documents=docs)
+
+    def _columns(self) -> list[str]:
+        return [self.column] + [c for c in (self.text, self.id) if c and c != self.column]
+
+    positional = True
+
+    def read_positions(self, positions, batch_size: int = 256) -> Iterator[Batch]:
+        """Only the rows at these positions (a sampled audit), with ``take_offsets``."""
+        positions = [int(p) for p in positions]
+        for start in range(0, len(positions), batch_size):
+            part = positions[start:start + batch_size]
+            tbl = self.table.take_offsets(part).select(self._columns()).to_arrow()
+            if tbl.num_rows != len(part):
+                raise StoreError(f"{self.uri}: asked for {len(part)} rows by position, got {tbl.num_rows}")
+            yield self._batch(tbl, part)
+
+    def _batch(self, rb, rows: list[int]) -> Batch:
+        """A Batch of an Arrow record batch or table whose rows are at positions ``rows``."""
+        vec = rb.column(self.column)
+        if hasattr(vec, "combine_chunks"):  # a table's column
+            vec = vec.combine_chunks()
+        dim = vec.type.list_size if hasattr(vec.type, "list_size") and vec.type.list_size > 0 else None
+        if dim is not None and vec.null_count == 0:
+            values = vec.values if vec.offset == 0 else vec.flatten()
+            vectors = np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, dim)
+        else:
+            listed = vec.to_pylist()
+            if any(r is None for r in listed):
+                raise StoreError(f"{self.uri}: some rows have no vector in column {self.column}")
+            vectors = np.asarray(listed, dtype=np.float32)
+        ids = [str(x) for x in rb.column(self.id).to_pylist()] if self.id else [str(i) for i in rows]
+        docs = [as_text(x) for x in rb.column(self.text).to_pylist()] if self.text else None
+        return Batch(ids=ids, vectors=vectors, documents=docs)
 
 
 def _is_float_list(pa, t) -> bool:

@@ -95,6 +95,45 @@ class MilvusReader(BaseReader):
             with _quiet():
                 it.close()
 
+    # -- sampled audits: primary keys only, then rows by key ------------------------------------------
+    fetch_method = "ids"
+
+    def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
+        with _quiet():
+            it = self.client.query_iterator(self.name, batch_size=batch_size, filter="", output_fields=[self.pk])
+        try:
+            while True:
+                with _quiet():
+                    rows = it.next()
+                if not rows:
+                    return
+                yield [str(r[self.pk]) for r in rows]
+        finally:
+            with _quiet():
+                it.close()
+
+    def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
+        from .base import _in_order
+
+        order = [str(i) for i in ids]
+        numeric = self._pk_numeric()
+        for start in range(0, len(order), batch_size):
+            part = order[start:start + batch_size]
+            with _quiet():
+                rows = self.client.get(self.name, ids=[int(i) for i in part] if numeric else part, output_fields=["*"])
+            keys = {k for r in rows for k in r}
+            text = next((k for k in self.text_candidates if k in keys), None)
+            found = {str(r[self.pk]): (np.asarray(r[self.vector], dtype=np.float32), as_text(r.get(text)) if text else None)
+                     for r in rows}
+            yield from _in_order(part, found, batch_size, with_docs=text is not None)
+
+    def _pk_numeric(self) -> bool:
+        from pymilvus import DataType
+
+        with _quiet():
+            desc = self.client.describe_collection(self.name)
+        return any(f["name"] == self.pk and f["type"] == DataType.INT64 for f in desc["fields"])
+
     def close(self) -> None:
         client = getattr(self, "client", None)
         if client is not None:

@@ -44,6 +44,9 @@ class PgvectorReader(BaseReader):
         try:
             self.conn = psycopg.connect(conninfo, connect_timeout=int(libpq.get("connect_timeout", 10)), autocommit=True)
             self.conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            # a scan starts at the table's first page even while another scan runs (sharded audits
+            # scan the same table at once from several processes and must see one order)
+            self.conn.execute("SET synchronize_seqscans = off")
             self.conn.autocommit = False
             self.conn.read_only = True
         except psycopg.Error as exc:
@@ -139,6 +142,65 @@ class PgvectorReader(BaseReader):
         finally:
             try:
                 cur.close()
+                self.conn.rollback()
+            except psycopg.Error:
+                pass
+
+    # -- sampled audits: ids only, then rows by key ------------------------------------------------
+    fetch_method = "ids"
+
+    def _key(self):
+        sql = self._sql
+        return sql.SQL("ctid") if self.id is None else sql.Identifier(self.id)
+
+    def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
+        """Every key, in key order (``ORDER BY`` the id or the ctid), through a server-side cursor."""
+        import psycopg
+
+        sql = self._sql
+        q = sql.SQL("SELECT {}::text FROM {} WHERE {} IS NOT NULL ORDER BY {}").format(
+            self._key(), sql.SQL(self.table), sql.Identifier(self.column), self._key())
+        cur = self.conn.cursor(name=f"unembed_ids_{next(_cursor_numbers)}")
+        cur.itersize = batch_size
+        try:
+            cur.execute(q)
+            while True:
+                rows = cur.fetchmany(batch_size)
+                if not rows:
+                    return
+                yield [r[0] for r in rows]
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL at {redact(self.uri)}: {_one_line(exc)}") from None
+        finally:
+            try:
+                cur.close()
+                self.conn.rollback()
+            except psycopg.Error:
+                pass
+
+    def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
+        """The rows with these keys (``WHERE key = ANY(...)``), in the order given."""
+        import psycopg
+
+        from .base import _in_order
+
+        sql = self._sql
+        order = [str(i) for i in ids]
+        cast = sql.SQL("tid[]") if self.id is None else sql.SQL("text[]")
+        where = sql.SQL("{}::text = ANY(%s)").format(self._key()) if self.id is not None else \
+            sql.SQL("ctid = ANY(%s::{})").format(cast)
+        q = sql.SQL("{} AND {}").format(self._select(), where)
+        try:
+            for start in range(0, len(order), batch_size):
+                part = order[start:start + batch_size]
+                rows = self.conn.execute(q, (part,)).fetchall()
+                found = {str(r[0]): (np.asarray(r[1], dtype=np.float32), r[2] if self.text is not None else None)
+                         for r in rows}
+                yield from _in_order(part, found, batch_size, with_docs=self.text is not None)
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL at {redact(self.uri)}: {_one_line(exc)}") from None
+        finally:
+            try:
                 self.conn.rollback()
             except psycopg.Error:
                 pass

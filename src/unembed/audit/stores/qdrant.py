@@ -8,6 +8,7 @@ read-only mode); a server is only ever sent read requests (collection info, coun
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Iterator
@@ -49,7 +50,7 @@ class QdrantReader(BaseReader):
                 path = Path(path)
                 if not path.is_dir() or not (path / "collection").is_dir():
                     raise StoreError(f"no Qdrant local store at '{path}' (a folder holding collection/), from {uri}")
-                self.client = QdrantClient(path=str(self.private_copy(path)))
+                self.client = QdrantClient(path=str(self._copy_collection(path, query.get("collection"))))
                 where = str(path)
             else:
                 self.kind = "qdrant server"
@@ -68,6 +69,23 @@ class QdrantReader(BaseReader):
             self.close()
             raise StoreError(f"Qdrant cannot read {where}: {' '.join(str(exc).split())[:300]}") from None
         self.text_key = query.get("text")
+
+    def _copy_collection(self, path: Path, wanted: str | None) -> Path:
+        """A private copy of only the collection read (its folder, and a meta.json naming only it), or
+        of the whole store when its meta.json cannot be read."""
+        try:
+            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+            names = sorted(meta["collections"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return self.private_copy(path)
+        name = choose(self.uri, names, wanted, "collection")
+        if not (path / "collection" / name).is_dir():
+            return self.private_copy(path)
+        copy = self.private_copy(path, only=[f"collection/{name}"])
+        aliases = {k: v for k, v in (meta.get("aliases") or {}).items() if v == name}
+        (copy / "meta.json").write_text(json.dumps({**meta, "collections": {name: meta["collections"][name]},
+                                                    "aliases": aliases}), encoding="utf-8")
+        return copy
 
     def _vector_name(self, vectors, wanted: str | None) -> str | None:
         if isinstance(vectors, dict):
@@ -122,6 +140,41 @@ class QdrantReader(BaseReader):
             yield Batch(ids=[str(p.id) for p in points], vectors=np.asarray(vectors, dtype=np.float32), documents=docs)
             if offset is None:
                 return
+
+    # -- sampled audits: ids only, then points by id ------------------------------------------------
+    fetch_method = "ids"
+
+    def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(self.name, limit=batch_size, offset=offset, with_payload=False,
+                                                with_vectors=False)
+            if points:
+                yield [str(p.id) for p in points]
+            if not points or offset is None:
+                return
+
+    def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
+        from .base import _in_order
+
+        order = [str(i) for i in ids]
+        for start in range(0, len(order), batch_size):
+            part = order[start:start + batch_size]
+            points = self.client.retrieve(self.name, [int(i) if i.isdigit() else i for i in part], with_payload=True,
+                                          with_vectors=[self.vector_name] if self.vector_name else True)
+            text_key = self.text_key
+            if text_key is None:
+                text_key = pick_document({k for p in points for k in (p.payload or {})}, None, self.uri)
+            found = {}
+            for p in points:
+                v = p.vector
+                if isinstance(v, dict):
+                    v = v.get(self.vector_name) if self.vector_name else next(iter(v.values()), None)
+                if v is None:
+                    raise StoreError(f"{self.uri}: point {p.id} has no vector")
+                found[str(p.id)] = (np.asarray(v, dtype=np.float32),
+                                    as_text((p.payload or {}).get(text_key)) if text_key else None)
+            yield from _in_order(part, found, batch_size, with_docs=text_key is not None)
 
     def close(self) -> None:
         client = getattr(self, "client", None)
