@@ -8,7 +8,7 @@ from pathlib import Path
 import unembed
 
 SRC = Path(unembed.__file__).resolve().parent
-SHARED = {"errors", "io", "signature", "reporting", "html", "metrics", "vectors"}
+SHARED = {"errors", "io", "signature", "reporting", "html", "metrics", "vectors", "distributed"}
 # package -> the unembed packages it may import (besides itself and the shared modules)
 ALLOWED = {
     "embedders": set(),

@@ -546,7 +546,7 @@ class Audit:
         s.update(status=status, store=store, embedder_check=self.fit, settings=self.settings,
                  selected=self.selected, normalization=self.normalization,
                  metrics_signature=dict(METRIC_SETTINGS, normalization=self.normalization),
-                 signature=self.signature(len(records)).to_dict(),
+                 signature=self.signature(s["n"]).to_dict(),
                  sensitive_detection=DETECTION, inverter={"model_id": self.inverter.model_id,
                                                           "embedder": self.embedder.name,
                                                           "source": self.inverter.source},

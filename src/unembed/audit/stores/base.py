@@ -32,7 +32,7 @@ from ...errors import InputError, UnembedError
 
 log = logging.getLogger("unembed.audit.stores")
 
-__all__ = ["Batch", "StoreReader", "StoreError", "BaseReader", "missing_client", "redact", "uri_path", "check_params",
+__all__ = ["in_order", "Batch", "StoreReader", "StoreError", "BaseReader", "missing_client", "redact", "uri_path", "check_params",
            "choose", "pick_document", "as_text", "DOCUMENT_KEYS"]
 
 #: payload / column names tried, in order, when the URI does not name the document field
@@ -169,7 +169,7 @@ class BaseReader:
                     found[str(i)] = (np.asarray(v, dtype=np.float32), d)
             if len(found) == len(want):
                 break
-        yield from _in_order(order, found, batch_size, with_docs=True)
+        yield from in_order(order, found, batch_size, with_docs=True)
 
 
 def _subset(b: Batch, rows: list[int]) -> Batch:
@@ -177,7 +177,7 @@ def _subset(b: Batch, rows: list[int]) -> Batch:
                  documents=None if b.documents is None else [b.documents[r] for r in rows])
 
 
-def _in_order(order: list[str], found: dict, batch_size: int, with_docs: bool) -> Iterator[Batch]:
+def in_order(order: list[str], found: dict, batch_size: int, with_docs: bool) -> Iterator[Batch]:
     """Batches of ``found`` (id -> (vector, document)) in ``order``; an id not found is an error."""
     missing = [i for i in order if i not in found]
     if missing:

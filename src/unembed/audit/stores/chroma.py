@@ -72,7 +72,7 @@ class ChromaReader(BaseReader):
             offset += len(ids)
 
     def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
-        from .base import _in_order
+        from .base import in_order
 
         order = [str(i) for i in ids]
         for start in range(0, len(order), batch_size):
@@ -81,7 +81,7 @@ class ChromaReader(BaseReader):
             docs = got.get("documents")
             found = {str(i): (np.asarray(v, dtype=np.float32), docs[k] if docs is not None else None)
                      for k, (i, v) in enumerate(zip(got["ids"], got["embeddings"]))}
-            yield from _in_order(part, found, batch_size, with_docs=docs is not None)
+            yield from in_order(part, found, batch_size, with_docs=docs is not None)
 
     def close(self) -> None:
         client = getattr(self, "client", None)

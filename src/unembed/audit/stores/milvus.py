@@ -113,7 +113,7 @@ class MilvusReader(BaseReader):
                 it.close()
 
     def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
-        from .base import _in_order
+        from .base import in_order
 
         order = [str(i) for i in ids]
         numeric = self._pk_numeric()
@@ -125,7 +125,7 @@ class MilvusReader(BaseReader):
             text = next((k for k in self.text_candidates if k in keys), None)
             found = {str(r[self.pk]): (np.asarray(r[self.vector], dtype=np.float32), as_text(r.get(text)) if text else None)
                      for r in rows}
-            yield from _in_order(part, found, batch_size, with_docs=text is not None)
+            yield from in_order(part, found, batch_size, with_docs=text is not None)
 
     def _pk_numeric(self) -> bool:
         from pymilvus import DataType

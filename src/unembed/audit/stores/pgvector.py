@@ -182,7 +182,7 @@ class PgvectorReader(BaseReader):
         """The rows with these keys (``WHERE key = ANY(...)``), in the order given."""
         import psycopg
 
-        from .base import _in_order
+        from .base import in_order
 
         sql = self._sql
         order = [str(i) for i in ids]
@@ -196,7 +196,7 @@ class PgvectorReader(BaseReader):
                 rows = self.conn.execute(q, (part,)).fetchall()
                 found = {str(r[0]): (np.asarray(r[1], dtype=np.float32), r[2] if self.text is not None else None)
                          for r in rows}
-                yield from _in_order(part, found, batch_size, with_docs=self.text is not None)
+                yield from in_order(part, found, batch_size, with_docs=self.text is not None)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {redact(self.uri)}: {_one_line(exc)}") from None
         finally:

@@ -155,7 +155,7 @@ class QdrantReader(BaseReader):
                 return
 
     def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
-        from .base import _in_order
+        from .base import in_order
 
         order = [str(i) for i in ids]
         for start in range(0, len(order), batch_size):
@@ -174,7 +174,7 @@ class QdrantReader(BaseReader):
                     raise StoreError(f"{self.uri}: point {p.id} has no vector")
                 found[str(p.id)] = (np.asarray(v, dtype=np.float32),
                                     as_text((p.payload or {}).get(text_key)) if text_key else None)
-            yield from _in_order(part, found, batch_size, with_docs=text_key is not None)
+            yield from in_order(part, found, batch_size, with_docs=text_key is not None)
 
     def close(self) -> None:
         client = getattr(self, "client", None)
