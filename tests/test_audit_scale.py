@@ -257,7 +257,9 @@ def test_sharded_eval_and_corrector_data_equal_one_process(tmp_path, tiny_run):
     assert one["eval"]["n"] == 11 and one == two
     assert set(one["targets"]) == set(TEXTS[:11]) and len(one["hyps"]) == len(one["targets"]) >= 11
     parts = sorted(p.name for p in (tmp_path / "two" / "train" / "corrector_data").iterdir())
-    assert parts == [f"round0.part{i:05d}.npz" for i in range(3)]
+    # one part per chunk of the round, each written by the process that owns it; the main process
+    # adds the corrupted copies of targets (corrupt_fraction) once
+    assert parts == ["corrupt.npz"] + [f"round0.part{i:05d}.npz" for i in range(3)]
 
 
 # --------------------------------------------------------------------------------------------------
