@@ -208,3 +208,30 @@ def test_sampling_draws_from_the_model(tiny_inverter, minilm):
     ids = tiny_inverter.hypothesizer.sample(e, 20, n=5, temperature=1.5, generator=g)
     texts = tiny_inverter.codec.decode(ids)
     assert len(texts) == 10 and len(set(texts)) > 2  # samples differ, unlike greedy decoding
+
+
+def test_on_step_reports_every_step_of_every_batch_and_changes_nothing(tiny_inverter, minilm):
+    vecs = minilm.embed(TEXTS + ["Bob lives in Rome and works as a nurse."])
+    plain = tiny_inverter.invert(vecs, steps=3, beam=2, batch_size=2, early_stop=False)
+    seen = []
+    watched = tiny_inverter.invert(vecs, steps=3, beam=2, batch_size=2, early_stop=False, on_step=seen.append)
+    assert [(r.text, r.cosine, r.candidates) for r in watched] == [(r.text, r.cosine, r.candidates) for r in plain]
+    assert [(u.step, u.start, len(u.texts)) for u in seen] == [(s, 0, 2) for s in range(4)] + [(s, 2, 1) for s in range(4)]
+    for u in seen:  # each update is that step of each item's history, and its beam
+        for k, (text, cos) in enumerate(zip(u.texts, u.cosines)):
+            item = watched[u.start + k]
+            assert (text, cos) == (item.history[u.step].text, pytest.approx(item.history[u.step].cosine))
+            assert u.candidates[k][0] == (text, cos) and u.active[k]
+    assert seen[3].candidates[1] == watched[1].candidates
+
+
+def test_an_exception_in_on_step_stops_the_inversion(tiny_inverter, minilm):
+    class Stop(Exception):
+        pass
+
+    def stop_at_1(update):
+        if update.step == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        tiny_inverter.invert(minilm.embed(TEXTS), steps=5, beam=2, on_step=stop_at_1)

@@ -9,6 +9,6 @@
 Layer rule: models import nothing of unembed but each other; the inverter reaches the outside
 world only through an embedder's ``embed(list[str]) -> array``.
 """
-from .inverter import SHIPPED_DIR, Inversion, Inverter, Step, load_inverter
+from .inverter import SHIPPED_DIR, Inversion, Inverter, Step, StepUpdate, load_inverter
 
-__all__ = ["Inversion", "Inverter", "Step", "load_inverter", "SHIPPED_DIR"]
+__all__ = ["Inversion", "Inverter", "Step", "StepUpdate", "load_inverter", "SHIPPED_DIR"]

@@ -54,6 +54,21 @@ class Step:
 
 
 @dataclass
+class StepUpdate:
+    """What ``invert(on_step=...)`` is handed after each step (0: the hypothesizer's beam), for the
+    items of the batch being inverted: item ``start + k`` is entry ``k`` of every list. ``texts`` and
+    ``cosines``: each item's best candidate so far; ``candidates``: each item's beam, best first;
+    ``active``: whether the item is still being corrected (False once it stopped early)."""
+
+    step: int
+    start: int
+    texts: list[str]
+    cosines: list[float]
+    candidates: list[list[tuple[str, float]]]
+    active: list[bool]
+
+
+@dataclass
 class Inversion:
     """One recovered text: the best candidate, its cosine to the target, and how it got there."""
 
@@ -249,6 +264,7 @@ class Inverter:
         explore: int = 0,
         temperature: float = 1.0,
         seed: int = 0,
+        on_step: Callable[[StepUpdate], None] | None = None,
     ) -> list[Inversion]:
         """Recover one text per row of ``vectors`` (n, d).
 
@@ -257,7 +273,10 @@ class Inverter:
         from the best candidate at every step beside the beam's deterministic ones, so the search
         can leave a fixed point (a deterministic corrector handed the same hypothesis writes the
         same correction again); the fixed-point early stop is then replaced by ``patience``.
-        ``progress(k)`` is called after each batch with the number of items finished.
+        ``progress(k)`` is called after each batch with the number of items finished;
+        ``on_step(update)`` after every step of every batch with a :class:`StepUpdate` (each item's
+        best text, cosine and beam so far): what a live view shows. An exception it raises stops the
+        inversion (a way to cancel it); otherwise it changes nothing.
         ``self.stats`` holds embedder calls, texts embedded and where the time went.
         """
         if steps < 0 or beam < 1 or batch_size < 1 or explore < 0:
@@ -276,7 +295,8 @@ class Inverter:
         for start in range(0, len(vectors), batch_size):
             gen = torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + start)
             results.extend(self._invert_batch(vectors[start:start + batch_size], steps, beam, early_stop,
-                                              threshold, patience, min_delta, explore, temperature, gen))
+                                              threshold, patience, min_delta, explore, temperature, gen,
+                                              on_step, start))
             if progress:
                 progress(min(start + batch_size, len(vectors)))
         self.stats["seconds"] = time.perf_counter() - t_start
@@ -285,7 +305,8 @@ class Inverter:
         return results
 
     def _invert_batch(self, targets: np.ndarray, steps, beam, early_stop, threshold, patience, min_delta,
-                      explore: int = 0, temperature: float = 1.0, generator: torch.Generator | None = None):
+                      explore: int = 0, temperature: float = 1.0, generator: torch.Generator | None = None,
+                      on_step: Callable[[StepUpdate], None] | None = None, start: int = 0):
         n = len(targets)
         dev = self.device
         t_step, calls_step = time.perf_counter(), self.stats["embedder_calls"]
@@ -350,6 +371,14 @@ class Inverter:
                     results[i].stopped = "threshold"
                     active.remove(i)
 
+        def report(step: int) -> None:
+            if on_step is not None:
+                on_step(StepUpdate(step, start, [b[0][0] for b in beams], [float(b[0][1]) for b in beams],
+                                   [[(t, float(c)) for t, c in b] for b in beams],
+                                   [i in active for i in range(n)]))
+
+        report(0)
+
         for step in range(1, steps + 1):
             if not active:
                 break
@@ -387,6 +416,7 @@ class Inverter:
                     res.stopped = reason
                     active.remove(i)
             step_done(step)
+            report(step)
 
         for i, res in enumerate(results):
             res.text, res.cosine = beams[i][0]
@@ -478,4 +508,4 @@ def load_inverter(spec: str | Path = "minilm", embedder=None, device: str | None
     return Inverter.load(path, embedder=embedder, device=device, precision=precision)
 
 
-__all__ = ["Inverter", "Inversion", "Step", "load_inverter", "UnembedError"]
+__all__ = ["Inverter", "Inversion", "Step", "StepUpdate", "load_inverter", "UnembedError"]
