@@ -182,6 +182,8 @@ class Worker:
                     return
                 job, work = self.waiting.popleft()
                 self.running = job
+                if job.events and job.events[-1]["data"].get("position"):  # it waited: now it is its turn
+                    job.emit("queued", position=0)
                 self._announce()
             t0 = time.perf_counter()
             try:
@@ -289,8 +291,14 @@ class Locked:
     def invert(self, *args, **kwargs):
         if self._job is not None:
             self._job.check_cancel()
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            if self._job is not None:
+                self._job.emit("waiting", message="waiting for the model (an inversion is running)")
+            self._lock.acquire()
+        try:
             return self._inverter.invert(*args, **kwargs)
+        finally:
+            self._lock.release()
 
 
 class RunningFigures:
