@@ -15,7 +15,7 @@ playwright = pytest.importorskip("playwright.sync_api")
 
 from test_stores import vectors  # noqa: E402,F401  (the session's stored vectors)
 from unembed.web import create_app  # noqa: E402
-from webserver import running, served_folder  # noqa: E402
+from webserver import live_inversion, running, served_folder  # noqa: E402
 
 SENTENCE = "Carol lives in Oslo and works as a pilot."
 
@@ -82,12 +82,7 @@ def not_blank(png: bytes, tmp_path) -> np.ndarray:
 
 def test_a_typed_sentence_comes_back_step_by_step(page, site, tmp_path):
     url, _ = site
-    page.goto(url + "/")
-    page.fill("textarea[name=text]", SENTENCE)
-    page.fill("input[name=steps]", "4")
-    page.fill("input[name=beam]", "2")
-    page.click("#invert")
-    page.wait_for_selector("body[data-done='1']", timeout=60_000)
+    png = live_inversion(page, url, SENTENCE, steps=4, beam=2)
     steps = page.locator("#steps li:not(.final)")
     assert steps.count() >= 2
     final = page.inner_text("#final .t")
@@ -97,7 +92,6 @@ def test_a_typed_sentence_comes_back_step_by_step(page, site, tmp_path):
     assert page.locator("#curve svg circle").count() == steps.count()  # the cosine curve, a point per step
     assert page.locator("#candidates li").count() >= 1 and page.locator("#diff span").count() >= 1
     assert "done in" in page.inner_text("#status")
-    png = page.screenshot(full_page=True)
     assert len(png) < 1_000_000  # small enough to look at
     img = not_blank(png, tmp_path)
     assert img.shape[1] == 1280 and 500 < img.shape[0] < 4000

@@ -72,6 +72,18 @@ def running(app):
         sock.close()
 
 
+def live_inversion(page, base: str, sentence: str, steps: int, beam: int, timeout_ms: int = 120_000) -> bytes:
+    """Type ``sentence`` on the try-it page, invert it, wait for the final text; returns a full-page
+    PNG screenshot (the browser test's own code, also what docs/serve_screenshot.py runs)."""
+    page.goto(base + "/")
+    page.fill("textarea[name=text]", sentence)
+    page.fill("input[name=steps]", str(steps))
+    page.fill("input[name=beam]", str(beam))
+    page.click("#invert")
+    page.wait_for_selector("body[data-done='1']", timeout=timeout_ms)
+    return page.screenshot(full_page=True)
+
+
 def sse(lines) -> list[tuple[str, dict]]:
     """(event, data) pairs from the lines of a server-sent event stream."""
     out, event = [], None

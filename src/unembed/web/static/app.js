@@ -57,6 +57,10 @@ function curve(box, points) {
   }
   const xl = svg("text", { x: (l + w - r) / 2, y: h - 6, "text-anchor": "middle", "font-size": 11, fill: "#5a6275" });
   xl.textContent = "step"; s.appendChild(xl);
+  for (const st of [0, maxStep]) {
+    const tick = svg("text", { x: X(st), y: h - 14, "text-anchor": "middle", "font-size": 11, fill: "#5a6275" });
+    tick.textContent = String(st); s.appendChild(tick);
+  }
   s.appendChild(svg("polyline", { points: points.map(p => `${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join(" "),
     fill: "none", stroke: "#2f4b8a", "stroke-width": 2 }));
   for (const p of points) s.appendChild(svg("circle", { cx: X(p[0]), cy: Y(p[1]), r: 3, fill: "#2f4b8a" }));
@@ -130,7 +134,7 @@ function tryPage() {
       $("best-text").textContent = d.text; $("best-cos").textContent = `cosine ${fmt(d.cosine, 3)} · final`;
       listInto($("candidates"), d.candidates);
       if (d.diff) { $("diff-box").hidden = false; diffInto($("diff"), d.diff); }
-      const li = el("li", "final"); li.id = "final"; li.appendChild(el("span", "c", fmt(d.cosine, 3))); li.appendChild(el("span", "t", d.text));
+      const li = el("li", "final"); li.id = "final"; li.appendChild(el("span", "label", "final ")); li.appendChild(el("span", "c", fmt(d.cosine, 3))); li.appendChild(el("span", "t", d.text));
       $("steps").appendChild(li);
       setStatus(status, `done in ${fmt(d.seconds, 1)} s: ${d.steps} steps (stopped: ${d.stopped})`);
       document.body.dataset.done = "1"; finish();
