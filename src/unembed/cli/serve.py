@@ -43,15 +43,18 @@ def serve(
     from ..web import create_app
     from ..web.security import is_loopback, new_token
 
+    generated = False
     if not is_loopback(host):
         if not token:
-            token = new_token()
-            console.print(f"serving off loopback: the token (shown once) is [bold]{token}[/bold]", highlight=False)
+            token, generated = new_token(), True
     elif token:
         console.print("[dim]note: bound to loopback, the token is required all the same[/dim]")
     application = create_app(folder, inverter_names(inverter), host=host, token=token, queue_size=queue,
                              max_upload=int(max_upload * 1e6), embedder=embedder, precision=precision)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+    if generated:
+        console.print("serving off loopback: every request needs the token, generated now and shown only here "
+                      "(in the URL below; or send Authorization: Bearer TOKEN)", highlight=False, soft_wrap=True)
     console.print(f"unembed serve: {url} (folder {folder.resolve()}; Ctrl-C stops it)", highlight=False, soft_wrap=True)
     uvicorn.run(application, host=host, port=port, log_level="warning")
