@@ -172,6 +172,27 @@ def test_a_queued_inversion_can_be_cancelled(folder, inverter):
     assert events(c, job)[-1][0] == "cancelled"
 
 
+def test_a_running_inversion_stops_at_its_next_step_when_cancelled(folder, inverter):
+    c = client(folder, inverter)
+    worker = c.app.state.worker
+    with worker.model_lock:  # the job has started and waits for the model
+        job = c.post("/api/invert", json={"text": SENTENCE, "steps": 5, "beam": 2}).json()["job"]
+        deadline = time.monotonic() + 10
+        while worker.running is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        c.post(f"/api/jobs/{job}/cancel")
+    evs = events(c, job)
+    assert evs[-1][0] == "cancelled" and not any(k == "done" for k, _ in evs)
+    assert c.post("/api/invert", json={"text": SENTENCE, "steps": 1, "beam": 1}).status_code == 202  # the worker goes on
+
+
+def test_an_audit_error_names_the_store_without_its_password(folder, inverter):
+    c = client(folder, inverter)
+    r = c.post("/api/audits", json={"store": "postgresql://user:hunter2@127.0.0.1:9/db?table=t&column=v", "out": "runs/pg"})
+    evs = events(c, r.json()["job"])
+    assert evs[-1][0] == "error" and "hunter2" not in json.dumps(evs) and "hunter2" not in c.get(f"/api/jobs/{r.json()['job']}").text
+
+
 def test_runs_are_listed_with_headline_figures_and_reports_open(folder, inverter):
     c = client(folder, inverter)
     runs = {r["path"]: r for r in c.get("/api/runs").json()["runs"]}

@@ -33,7 +33,7 @@ from .textdiff import word_diff
 log = logging.getLogger(__name__)
 
 __all__ = ["AuditRunner", "Busy", "Cancelled", "Inverters", "Job", "Locked", "RunningFigures", "Worker",
-           "inversion_work", "FINISHED"]
+           "hide_secrets", "inversion_work", "FINISHED"]
 
 FINISHED = ("done", "error", "cancelled")
 STRIP_MAX = 4096  # values of a vector sent to the page for its strip plot
@@ -342,6 +342,26 @@ class RunningFigures:
         return out
 
 
+def hide_secrets(message: str, uri: str) -> str:
+    """``message`` with the store URI, its password and any API key in it redacted: store readers
+    name their URI in their errors, and the page must never show a password."""
+    from urllib.parse import parse_qsl, urlparse
+
+    from ..audit.stores import redact
+
+    message = message.replace(uri, redact(uri))
+    try:
+        parsed = urlparse(uri)
+        secrets = [parsed.password] + [v for k, v in parse_qsl(parsed.query)
+                                       if k.lower() in ("api_key", "apikey", "password", "token")]
+    except ValueError:
+        secrets = []
+    for secret in secrets:
+        if secret and len(secret) >= 3:
+            message = message.replace(secret, "***")
+    return message
+
+
 class AuditRunner:
     """At most one audit at a time, in its own thread, inverting through the model lock."""
 
@@ -393,7 +413,7 @@ class AuditRunner:
         except Cancelled:
             job.emit("cancelled", message="cancelled: the records written so far are kept; resume to continue")
         except UnembedError as exc:
-            job.emit("error", message=str(exc))
+            job.emit("error", message=hide_secrets(str(exc), store))
         except Exception as exc:
             log.exception("audit job %s failed", job.id)
             job.emit("error", message=f"internal error ({type(exc).__name__}); the server log has the details")
