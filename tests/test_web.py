@@ -19,6 +19,7 @@ from test_stores import IDS, TEXTS, vectors  # noqa: E402,F401  (the session's s
 from unembed.errors import InputError, UnembedError  # noqa: E402
 from unembed.web import create_app, require_web  # noqa: E402
 from unembed.web.textdiff import word_diff  # noqa: E402
+from test_glitch import tiny_lm  # noqa: E402,F401  (the tiny causal LM of the glitch tests)
 from webserver import SCRIPT, served_folder, sse  # noqa: E402
 
 LOCAL = "http://127.0.0.1:8000"
@@ -320,3 +321,29 @@ def test_serve_is_a_command_of_the_cli():
     r = CliRunner().invoke(app, ["serve", "--help"])
     assert r.exit_code == 0 and "--folder" in r.output and "--token" in r.output and "--host" in r.output
     assert inverter_names(["minilm", "runs/a", "other/a"]) == {"minilm": "minilm", "a": "runs/a", "a'": "other/a"}
+
+
+def test_a_glitch_audit_of_a_bad_model_or_folder_is_refused(folder, inverter):
+    c = client(folder, inverter)
+    r = c.post("/api/glitch", json={"model": "/nowhere/model", "out": "runs/glitch-bad"})
+    assert events(c, r.json()["job"])[-1][0] == "error"
+    assert c.post("/api/glitch", json={"model": "minilm", "out": "../x"}).status_code == 400
+    assert c.post("/api/glitch", json={"model": "minilm", "out": "g", "clusters": 0}).status_code == 400
+
+
+def test_the_tiny_lm_glitch_audit_runs_from_the_api(folder, inverter, tiny_lm):
+    from test_glitch import TINY_SETTINGS
+
+    c = client(folder, inverter)
+    settings = {k: TINY_SETTINGS[k] for k in ("clusters", "control", "known_unused_sample", "seed")}
+    r = c.post("/api/glitch", json={"model": str(tiny_lm[0]), "out": "runs/glitch-tiny", "top": TINY_SETTINGS["top_fraction"],
+                                    **settings})
+    assert r.status_code == 202, r.text
+    evs = events(c, r.json()["job"])
+    assert evs[-1][0] == "done", evs[-1]
+    stages = {d["stage"] for k, d in evs if k == "progress"}
+    assert "tokenizer checks" in stages and len(stages) >= 3
+    assert evs[-1][1]["report"] == "runs/glitch-tiny/report.html"
+    listed = {r["path"]: r for r in c.get("/api/runs").json()["runs"]}
+    assert listed["runs/glitch-tiny"]["kind"] == "glitch"
+    assert c.get("/runs/runs/glitch-tiny/report.html").status_code == 200

@@ -11,7 +11,9 @@ API (JSON in and out; every error is ``{"error": kind, "message": one line}``):
   ``GET /api/jobs/ID/events``: the same as server-sent events (``Last-Event-ID`` resumes);
   ``POST /api/jobs/ID/cancel``.
 - ``POST /api/audits``: ``{"store", "out", "steps", "beam", "limit", "sample", "seed", "resume",
-  "inverter"}``; 202 with the job, 503 busy while another audit runs. ``GET /api/runs``: the runs.
+  "inverter"}``; 202 with the job, 503 busy while another audit runs. ``POST /api/glitch``:
+  ``{"model", "out", "clusters", "control", "known_unused_sample", "top", "seed"}`` (unembed
+  glitch's options), the same way. ``GET /api/runs``: the runs.
 - ``GET /runs/PATH``: a report (or summary) file inside the served folder; anything else is 404.
 """
 from __future__ import annotations
@@ -289,6 +291,43 @@ def create_app(folder: str | Path = ".", inverters: dict | None = None, host: st
         return JSONResponse({"job": job.id, "events": f"/api/jobs/{job.id}/events", "out": job.info["out"]},
                             status_code=202)
 
+    async def start_glitch(request: Request):
+        try:
+            if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+                raise InputError("send the glitch audit's settings as JSON")
+            try:
+                p = json.loads(await _body(request, limits["max_json"], "request"))
+            except ValueError:
+                raise InputError("the request body is not JSON") from None
+            if not isinstance(p, dict):
+                raise InputError("send a JSON object")
+            model = str(p.get("model") or "minilm").strip()
+            rel = str(p.get("out") or "").strip()
+            if not rel:
+                raise InputError("name an output folder inside the served folder")
+            out = inside(root, rel)
+            if out == root:
+                raise InputError("the output folder must be a folder below the served one, not the served folder itself")
+            settings = {"clusters": _int(p.get("clusters"), "clusters", 1, 1000, 20),
+                        "control": _int(p.get("control"), "control", 1, 100000, 200),
+                        "known_unused_sample": _int(p.get("known_unused_sample"), "known_unused_sample", 0, 100000, 200),
+                        "seed": _int(p.get("seed"), "seed", 0, 2**31 - 1, 0)}
+            if p.get("top") not in (None, ""):
+                try:
+                    settings["top_fraction"] = float(p["top"])
+                except (TypeError, ValueError):
+                    raise InputError(f"top must be a fraction, not {p['top']!r}") from None
+        except TooLarge as exc:
+            return _error(413, "too_large", str(exc))
+        except UnembedError as exc:
+            return _error(400, "input", str(exc))
+        try:
+            job = audits.start_glitch(model, out, out.relative_to(root).as_posix(), settings)
+        except Busy as exc:
+            return busy(exc)
+        return JSONResponse({"job": job.id, "events": f"/api/jobs/{job.id}/events", "out": job.info["out"]},
+                            status_code=202)
+
     async def runs_api(request: Request):
         runs = await asyncio.to_thread(find_runs, root)
         return JSONResponse({"folder": str(root), "runs": [r.to_dict() for r in runs]})
@@ -309,7 +348,8 @@ def create_app(folder: str | Path = ".", inverters: dict | None = None, host: st
         Route("/", home), Route("/runs", runs_page), Route("/runs/{path:path}", run_file),
         Route("/api/invert", invert, methods=["POST"]), Route("/api/jobs/{job}", job_status),
         Route("/api/jobs/{job}/events", job_events), Route("/api/jobs/{job}/cancel", job_cancel, methods=["POST"]),
-        Route("/api/audits", start_audit, methods=["POST"]), Route("/api/runs", runs_api),
+        Route("/api/audits", start_audit, methods=["POST"]), Route("/api/glitch", start_glitch, methods=["POST"]),
+        Route("/api/runs", runs_api),
         Route("/api/health", health), Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     @contextlib.asynccontextmanager

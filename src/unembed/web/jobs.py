@@ -3,7 +3,7 @@
 - :class:`Worker` runs inversions one at a time in submission order. Its queue holds at most
   ``queue_size`` waiting jobs; a job submitted when it is full is refused with :class:`Busy` (the
   app answers 503 with ``Retry-After``). A waiting job knows its position (1 = next).
-- :class:`AuditRunner` runs at most one audit at a time, in a thread of its own, through the same
+- :class:`AuditRunner` runs at most one audit (of a store, or a glitch audit of a vocabulary) at a time, in a thread of its own, through the same
   model lock: the audit inverts chunk by chunk, each chunk holding the lock, so an inversion typed
   on the page waits at most one chunk, and never do two requests run models at once.
 - A :class:`Job` is a list of events (``queued``, ``vector``, ``step``, ``progress``, ``done``,
@@ -32,7 +32,7 @@ from .textdiff import word_diff
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuditRunner", "Busy", "Cancelled", "Inverters", "Job", "Locked", "RunningFigures", "Worker",
+__all__ = ["AuditRunner", "Busy", "Cancelled", "Inverters", "Job", "JobReporter", "Locked", "RunningFigures", "Worker",
            "hide_secrets", "inversion_work", "FINISHED"]
 
 FINISHED = ("done", "error", "cancelled")
@@ -421,6 +421,72 @@ class AuditRunner:
             if not job.finished:
                 job.emit("error", message="the audit ended without a result")
 
+    def start_glitch(self, model: str, out: Path, rel: str, settings: dict) -> Job:
+        """A glitch-token audit of ``model``'s vocabulary into ``out``; it holds the model lock while it
+        runs (it computes on the whole vocabulary), and counts as the one long job of the moment."""
+        with self.lock:
+            if self.current is not None and not self.current.finished:
+                raise Busy("busy: an audit is running; wait for it to finish or cancel it", 30)
+            job = Job("glitch", {"model": model, "out": rel, **settings})
+            self.registry.add(job)
+            self.current = job
+        threading.Thread(target=self._run_glitch, name="unembed-glitch", daemon=True,
+                         args=(job, model, out, settings)).start()
+        return job
+
+    def _run_glitch(self, job: Job, model: str, out: Path, settings: dict) -> None:
+        from ..glitch import audit_vocabulary, load_vocab_model
+
+        try:
+            job.state = "running"
+            vm = load_vocab_model(model)  # a bad model is refused before anything is written
+            job.emit("started", todo=0, already=0, selected=len(vm.input_matrix), figures={},
+                     message=f"{len(vm.input_matrix)} tokens in the vocabulary of {vm.name} ({vm.kind})")
+            if not self.model_lock.acquire(blocking=False):
+                job.emit("waiting", message="waiting for the model (an inversion is running)")
+                self.model_lock.acquire()
+            try:
+                job.check_cancel()
+                result = audit_vocabulary(vm, out, reporter=JobReporter(job), **settings)
+            finally:
+                self.model_lock.release()
+            from .runs import read_run
+
+            run = read_run(self.root.resolve(), out)
+            job.emit("done", status="complete", n=result.n_tokens, figures=run.figures if run else [],
+                     report=run.report if run else None)
+        except Cancelled:
+            job.emit("cancelled", message="cancelled: a glitch audit starts again from the beginning")
+        except UnembedError as exc:
+            job.emit("error", message=str(exc))
+        except Exception as exc:
+            log.exception("glitch job %s failed", job.id)
+            job.emit("error", message=f"internal error ({type(exc).__name__}); the server log has the details")
+        finally:
+            if not job.finished:
+                job.emit("error", message="the glitch audit ended without a result")
+
     def cancel(self, job: Job) -> None:
         job.cancel_requested = True
+
+
+class JobReporter:
+    """A :class:`unembed.reporting.Reporter` that turns a long job's stages into ``progress`` events
+    (and checks for a cancel at every step)."""
+
+    def __init__(self, job: Job):
+        self.job, self.done, self.total = job, {}, {}
+
+    def start(self, stage, total, completed=0):
+        self.done[stage], self.total[stage] = completed, total
+        self.job.emit("progress", stage=stage, done=completed, todo=total)
+        self.job.check_cancel()
+
+    def advance(self, stage, n=1, **info):
+        self.done[stage] = self.done.get(stage, 0) + n
+        self.job.emit("progress", stage=stage, done=self.done[stage], todo=self.total.get(stage, 0))
+        self.job.check_cancel()
+
+    def note(self, message):
+        self.job.emit("note", message=message)
 

@@ -123,6 +123,19 @@ def runs_page(runs: list[Run], folder: str, inverters: list[str], limits: dict, 
     <button type="submit" id="start-audit">Start audit</button>
   </div>
 </form>
+<h2>Audit a vocabulary for glitch tokens</h2>
+<form id="glitch-form" class="panel">
+  <div class="row">
+    <label>model <input type="text" name="model" value="minilm" required spellcheck="false"
+     title="minilm, or a local Hugging Face encoder or causal-LM folder"></label>
+    <label>output folder (inside the served folder) <input type="text" name="out" value="glitch" required></label>
+    {_number("clusters", "clusters", 20, 1, 1000)}
+    {_number("control", "control tokens", 200, 1, 100000)}
+    {_number("known_unused_sample", "known-unused sample", 200, 0, 100000)}
+    <label>top <input type="text" name="top" value="0.02" size="5"></label>
+    <button type="submit" id="start-glitch">Start glitch audit</button>
+  </div>
+</form>
 <section id="audit-live" class="panel" hidden>
   <h2>Audit <span id="audit-name"></span></h2>
   <progress id="audit-progress" max="1" value="0"></progress> <span id="audit-count"></span>

@@ -151,6 +151,7 @@ function tryPage() {
 // ---- the runs page -------------------------------------------------------------------------------
 function figureCards(box, f) {
   box.replaceChildren();
+  if (!f) return;
   const cards = [["records", f.records, 0], ["mean cosine", f.cosine, 3], ["BLEU", f.bleu, 1], ["token F1", f.token_f1, 1], ["exact %", f.exact_match, 1]];
   for (const [k, v, d] of cards) {
     if (v === null || v === undefined) continue;
@@ -162,10 +163,10 @@ function runsPage() {
   const form = $("audit-form"), status = $("audit-status");
   let job = null, source = null;
   $("cancel-audit").addEventListener("click", async () => { if (job) { await post(`/api/jobs/${job}/cancel`); setStatus(status, "cancelling after this chunk..."); } });
-  async function start(settings) {
+  async function start(settings, url) {
     $("audit-live").hidden = false; $("audit-report").replaceChildren(); $("audit-figures").replaceChildren();
     $("audit-progress").value = 0; $("audit-count").textContent = "";
-    const { res, data } = await post("/api/audits", JSON.stringify(settings), { "Content-Type": "application/json" });
+    const { res, data } = await post(url || "/api/audits", JSON.stringify(settings), { "Content-Type": "application/json" });
     if (res.status === 503) { setStatus(status, `${data.message} (retry after ${res.headers.get("Retry-After")} s)`, "busy"); return; }
     if (!res.ok) { setStatus(status, data.message || res.statusText, "bad"); return; }
     job = data.job; $("audit-name").textContent = data.out; $("cancel-audit").disabled = false;
@@ -175,19 +176,21 @@ function runsPage() {
     const finish = () => { source.close(); $("cancel-audit").disabled = true; };
     source.addEventListener("started", e => {
       const d = JSON.parse(e.data);
-      setStatus(status, d.already ? `resuming: ${d.already} records already audited, ${d.todo} to go` : `${d.todo} records to audit`);
+      setStatus(status, d.message ? d.message : d.already ? `resuming: ${d.already} records already audited, ${d.todo} to go` : `${d.todo} records to audit`);
       $("audit-progress").max = Math.max(d.todo, 1); figureCards($("audit-figures"), d.figures);
     });
+    source.addEventListener("waiting", e => setStatus(status, JSON.parse(e.data).message, "busy"));
     source.addEventListener("checked", e => { const d = JSON.parse(e.data); setStatus(status, `embedder check: ${d.status} - ${d.message}`); });
     source.addEventListener("progress", e => {
       const d = JSON.parse(e.data);
       $("audit-progress").max = Math.max(d.todo, 1); $("audit-progress").value = d.done;
-      $("audit-count").textContent = `${d.done} of ${d.todo}`; figureCards($("audit-figures"), d.figures);
+      $("audit-count").textContent = (d.stage ? `${d.stage}: ` : "") + `${d.done} of ${d.todo}`;
+      if (d.figures) figureCards($("audit-figures"), d.figures);
     });
     source.addEventListener("done", e => {
       const d = JSON.parse(e.data);
       $("audit-progress").value = $("audit-progress").max;
-      setStatus(status, `audit ${d.status}: ${d.n} records`);
+      setStatus(status, `${d.status}: ${d.n} ${url === "/api/glitch" ? "tokens" : "records"}`);
       if (d.report) { const a = el("a", "open", "open the report"); a.href = `/runs/${d.report}`; a.id = "audit-report-link"; $("audit-report").appendChild(a); }
       document.body.dataset.auditDone = "1"; finish();
     });
@@ -204,6 +207,13 @@ function runsPage() {
     const f = new FormData(form);
     start({ store: f.get("store"), out: f.get("out"), steps: f.get("steps"), beam: f.get("beam"), limit: f.get("limit"),
             sample: f.get("sample"), seed: f.get("seed"), inverter: f.get("inverter"), resume: f.get("resume") === "on" });
+  });
+  const glitch = $("glitch-form");
+  glitch.addEventListener("submit", ev => {
+    ev.preventDefault();
+    const f = new FormData(glitch);
+    start({ model: f.get("model"), out: f.get("out"), clusters: f.get("clusters"), control: f.get("control"),
+            known_unused_sample: f.get("known_unused_sample"), top: f.get("top") }, "/api/glitch");
   });
   for (const b of document.querySelectorAll("button.resume")) {
     b.addEventListener("click", () => {
