@@ -331,7 +331,7 @@ def test_a_glitch_audit_of_a_bad_model_or_folder_is_refused(folder, inverter):
     assert c.post("/api/glitch", json={"model": "minilm", "out": "g", "clusters": 0}).status_code == 400
 
 
-def test_the_tiny_lm_glitch_audit_runs_from_the_api(folder, inverter, tiny_lm):
+def test_the_tiny_lm_glitch_audit_runs_from_the_api(folder, inverter, tiny_lm):  # noqa: F811
     from test_glitch import TINY_SETTINGS
 
     c = client(folder, inverter)
