@@ -64,3 +64,8 @@ def tiny_inverter(tiny_run, minilm):
     from unembed import load_inverter
 
     return load_inverter(tiny_run, embedder=minilm, precision="fp32")
+
+
+# The stores' fixtures (the session's stored vectors, the PostgreSQL server) are shared by the store,
+# audit and web tests: made available to every test module here, defined once in test_stores.
+from test_stores import pg, vectors  # noqa: E402,F401

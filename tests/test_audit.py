@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_stores import IDS, TEXTS, build, pg, vectors  # noqa: F401  (fixtures shared with test_stores)
+from test_stores import IDS, TEXTS, build
 from unembed.audit import Audit, audit, check_fit, find_items, score_record, summarize
 from unembed.errors import EmbedderError, InputError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_stores import IDS, KINDS, TEXTS, build, pg, vectors  # noqa: F401  (fixtures shared with test_stores)
+from test_stores import IDS, KINDS, TEXTS, build
 from unembed.audit import Audit, audit
 from unembed.audit.adapt import AdaptConfig, fold_of
 from unembed.audit.advice import AdviceConfig, split_query

@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("starlette")
 from starlette.testclient import TestClient  # noqa: E402
 
-from test_stores import IDS, TEXTS, vectors  # noqa: E402,F401  (the session's stored vectors)
+from test_stores import IDS, TEXTS  # noqa: E402
 from unembed.errors import InputError, UnembedError  # noqa: E402
 from unembed.web import create_app, require_web  # noqa: E402
 from unembed.web.textdiff import word_diff  # noqa: E402

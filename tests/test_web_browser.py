@@ -13,7 +13,6 @@ import pytest
 pytest.importorskip("starlette")
 playwright = pytest.importorskip("playwright.sync_api")
 
-from test_stores import vectors  # noqa: E402,F401  (the session's stored vectors)
 from unembed.web import create_app  # noqa: E402
 from webserver import live_inversion, running, served_folder  # noqa: E402
 

@@ -11,7 +11,6 @@ import pytest
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
 
-from test_stores import vectors  # noqa: E402,F401
 from unembed.web import create_app  # noqa: E402
 from webserver import running, served_folder, sse  # noqa: E402
 
