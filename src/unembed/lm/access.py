@@ -112,11 +112,11 @@ class Access:
         feats = np.zeros((len(prompts), self.positions, len(probes) + self.k), np.float32)
         queries, got, asked = [], 0, 0
         for i, prompt in enumerate(prompts):
+            before = target.queries
             first = target.complete([prompt], self.positions, temperature=0.0, top_logprobs=self.k)[0][0]
             if not first.top or not first.top[0]:
                 raise TargetError(f"{target.name} returned no logprobs: it cannot be queried in topk mode "
                                   "(use --access samples:N)")
-            q = 1
             prefix = target_prompt_ids(target, prompt)
             for t in range(self.positions):
                 t_eff = min(t, len(first.top) - 1)
@@ -133,7 +133,6 @@ class Access:
                         chunk = todo[j: j + self.k - 1]
                         bias = {ref: BIAS, **{p: BIAS for p in chunk}}
                         ans = target.complete([ctx], 1, temperature=0.0, top_logprobs=self.k, logit_bias=bias)[0][0]
-                        q += 1
                         seen = dict(ans.top[0]) if ans.top else {}
                         asked += len(chunk)
                         if ref in seen:
@@ -143,7 +142,7 @@ class Access:
                                     got += 1
                 feats[i, t, : len(probes)] = [known.get(p, floor) for p in probes]
                 feats[i, t, len(probes):] = vals
-            queries.append(q)
+            queries.append(target.queries - before)  # the echo that turns the prompt into ids included
         return Observation(self.spec, feats, queries=queries, recovered=(got / asked) if asked else None)
 
     def _samples(self, target, prompts):

@@ -112,6 +112,8 @@ class LocalTarget(Target):
         self.hidden_size = int(model.get_output_embeddings().weight.shape[1])
         self.logits_transform: Callable | None = None
         self.returned_transform: Callable | None = None
+        # what the server withholds: {"topk": K, "no_logit_bias": True, "samples_only": True} (lm.defences)
+        self.policy: dict = {}
         self.queries = 0
         softcap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
         head = model.get_output_embeddings()
@@ -160,6 +162,11 @@ class LocalTarget(Target):
             logits = logits + bias
         return logits
 
+    def _returned(self, lp):
+        if self.returned_transform is not None:
+            lp = self.returned_transform(lp)
+        return lp
+
     def _generate(self, prompts, max_tokens, temperature, logit_bias, n, seed):
         """Token ids (B*n, L) and the served logits (B*n, L, V), float32, via one decoding loop."""
         torch = self.torch
@@ -185,15 +192,18 @@ class LocalTarget(Target):
             for _ in range(max_tokens):
                 o = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions,
                                use_cache=True, **{cache_arg: past})
-                past = getattr(o, "cache", None) or getattr(o, "past_key_values", None)
-                logits = self._served(o.logits[:, -1].float(), bias)
+                past = getattr(o, "cache", None)
+                past = getattr(o, "past_key_values", None) if past is None else past
+                clean = self._served(o.logits[:, -1].float(), None)
+                logits = clean if bias is None else clean + bias
                 if temperature > 0:
                     nxt = torch.multinomial((logits / temperature).softmax(-1), 1, generator=gen)[:, 0]
                 else:
                     nxt = logits.argmax(-1)
                 nxt = nxt.masked_fill(done, self.tokenizer.pad_token_id)
                 out.append(nxt)
-                logits_out.append(logits)
+                # what is returned: biased log-probabilities, unless the server withholds the bias
+                logits_out.append(clean if self.policy.get("no_logit_bias") else logits)
                 if eos is not None:
                     done |= nxt == eos
                 if done.all():
@@ -208,21 +218,27 @@ class LocalTarget(Target):
         prompt and after each of the first ``positions - 1`` greedy tokens (PILS' positions; 1 is
         logit2prompt's single distribution). A continuation that ends early repeats its last one."""
         torch = self.torch
+        if self.policy.get("samples_only"):
+            raise TargetError(f"{self.name} serves sampled text only: no distributions to observe")
         self.queries += len(prompts)
         _, logits, _ = self._generate(prompts, positions, 0.0, None, 1, 0)
-        lp = logits.log_softmax(-1)
-        if self.returned_transform is not None:
-            lp = self.returned_transform(lp)
+        lp = self._returned(logits.log_softmax(-1))
+        cap = self.policy.get("topk")
+        if cap:  # all a top-K API gives: K entries, the rest at best known to lie below the K-th
+            v, ix = lp.topk(int(cap), dim=-1)
+            lp = v[..., -1:].expand_as(lp).clone().scatter_(-1, ix, v)
         if lp.shape[1] < positions:
             lp = torch.cat([lp, lp[:, -1:].expand(-1, positions - lp.shape[1], -1)], dim=1)
         return lp
 
     def complete(self, prompts, max_tokens, temperature=0.0, top_logprobs=0, logit_bias=None, n=1, seed=0):
         self.queries += len(prompts)
+        if self.policy.get("samples_only"):
+            top_logprobs = 0
+        if self.policy.get("topk"):
+            top_logprobs = min(top_logprobs, int(self.policy["topk"]))
         toks, logits, _ = self._generate(prompts, max_tokens, temperature, logit_bias, n, seed)
-        lp = logits.log_softmax(-1) if top_logprobs else None
-        if lp is not None and self.returned_transform is not None:
-            lp = self.returned_transform(lp)
+        lp = self._returned(logits.log_softmax(-1)) if top_logprobs else None
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
         result: list[list[Choice]] = []
         for i in range(len(prompts)):
