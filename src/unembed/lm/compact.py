@@ -43,7 +43,7 @@ class SpanProjection:
         return cls(wc.float(), inverse.float())
 
     @classmethod
-    def from_outputs(cls, logprobs: torch.Tensor, dim: int | None = None, tol: float = 1e-4) -> "SpanProjection":
+    def from_outputs(cls, logprobs: torch.Tensor, dim: int | None = None, tol: float = 1e-5) -> "SpanProjection":
         """From observed log-probability vectors (N, V), N > d: the span of the centred outputs
         (their top right singular vectors; ``dim`` defaults to the numerical rank)."""
         x = logprobs.double()

@@ -59,7 +59,10 @@ class LMInverter:
 
     @property
     def access(self) -> Access:
-        return parse_access(self.meta["access"], probes=self.meta.get("probes", 0))
+        from dataclasses import replace
+
+        access = parse_access(self.meta["access"], probes=self.meta.get("probes", 0))
+        return replace(access, max_tokens=self.meta.get("sample_tokens", access.max_tokens))
 
     @property
     def target(self) -> str:

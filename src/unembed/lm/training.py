@@ -15,7 +15,7 @@ stage 2 for a run whose outputs were computed elsewhere (``cache_from``).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +115,8 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
             raise InputError("topk training against an endpoint needs the probe count (hidden size + 1) of the model: "
                              "train against the local model folder, or pass it as ?probes=N in the URL")
         access = parse_access(cfg.access, probes=probes)
+    if access.mode == "samples":
+        access = replace(access, max_tokens=cfg.sample_tokens)
     obs = observe_split(target, access, train_prompts, out / "cache" / "train", reporter, "observe train", cfg.shard)
     val = observe_split(target, access, list(corpus.validation), out / "cache" / "validation", reporter,
                         "observe validation", cfg.shard)
