@@ -29,9 +29,7 @@ CONFIG = "lm_inverter.json"
 
 def shipped_lm_inverters() -> dict[str, Path]:
     """Shipped LM inverters by name (folders of ``unembed/shipped`` holding an lm_inverter.json)."""
-    import unembed.shipped as shipped
-
-    root = Path(shipped.__file__).parent
+    root = Path(__file__).resolve().parent.parent / "shipped"  # a data folder: found by path, as inversion does
     return {p.parent.name: p.parent for p in sorted(root.glob(f"*/{CONFIG}"))}
 
 
