@@ -205,6 +205,18 @@ def test_endpoint_against_loopback_server_matches_local_target(target):
         server.shutdown()
 
 
+def test_training_against_the_endpoint_in_topk_mode(tiny, target, tmp_path):
+    server, url = serve_in_thread(target)
+    try:
+        folder = train_lm(small_config(tmp_path / "e", tiny, "topk:5", target=url, steps=10, train_prompts=24))
+        inv = load_lm_inverter(folder)
+        assert inv.meta["probes"] == target.hidden_size + 1 and inv.target == url
+        obs = inv.access.observe(load_target(url), ["the apple is near the river ."])
+        assert len(inv.invert(obs)) == 1 and obs.queries[0] > 1
+    finally:
+        server.shutdown()
+
+
 def test_server_without_logit_bias_defeats_recovery(target):
     server, url = serve_in_thread(target, policy={"no_logit_bias": True})
     try:
