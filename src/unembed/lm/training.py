@@ -74,7 +74,9 @@ def projection_for(target: Target) -> SpanProjection:
         from ..errors import TargetError
 
         raise TargetError(f"{target.name} gives no output matrix: probs mode needs an open-weights target")
-    return SpanProjection.from_matrix(target.output_matrix())
+    if target.span_projection is None:  # one QR of the output matrix per loaded target
+        target.span_projection = SpanProjection.from_matrix(target.output_matrix())
+    return target.span_projection
 
 
 def observe_split(target: Target, access, prompts, folder: Path, reporter: Reporter, stage: str, shard: int = 64):
