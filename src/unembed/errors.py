@@ -26,3 +26,8 @@ class CheckpointError(UnembedError):
 
 class CorpusError(UnembedError):
     """A corpus could not be built or read."""
+
+
+class TargetError(UnembedError):
+    """A language-model target could not be loaded or reached, is not a causal LM, or does not
+    return what an access mode needs (for example an endpoint without logprobs)."""

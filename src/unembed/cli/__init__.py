@@ -14,7 +14,7 @@ import sys
 import click
 
 from ..errors import UnembedError
-from . import audit, defend, glitch, inversion, serve  # noqa: F401  (each registers its commands on app)
+from . import audit, defend, glitch, inversion, lm, serve  # noqa: F401  (each registers its commands on app)
 from .app import app, console
 
 __all__ = ["app", "main"]

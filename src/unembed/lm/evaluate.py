@@ -1,0 +1,97 @@
+"""Scoring an LM inverter on held-out prompts, with its baselines and a Signature.
+
+Metrics are the project's (``unembed.metrics``: sacrebleu BLEU per pair, token F1, exact match).
+The decoder writes MiniLM's uncased WordPiece, so headline scores compare texts after lowercasing
+and accent stripping (the signature says so) and the case-sensitive ones are kept beside, as for the
+uncased embedders.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from ..metrics import score
+from ..reporting import LogReporter, Reporter
+from ..signature import Signature, text_digest
+from .access import Observation
+from .inverter import LMInverter
+from .targets import Target
+
+__all__ = ["LMEvaluation", "evaluate_lm", "uncased", "observe_for"]
+
+NORMALISATION = "WordPiece uncased: lowercase, accents stripped, whitespace collapsed"
+
+
+def uncased(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(text.split())
+
+
+@dataclass
+class LMEvaluation:
+    bleu: float
+    token_f1: float
+    exact_match: float
+    n: int
+    access: str
+    queries_per_prompt: float
+    signature: Signature
+    cased: dict = field(default_factory=dict)
+    baselines: dict = field(default_factory=dict)
+    examples: list[dict] = field(default_factory=list)
+    recovered: float | None = None
+
+    def to_dict(self) -> dict:
+        return {"bleu": self.bleu, "token_f1": self.token_f1, "exact_match": self.exact_match, "n": self.n,
+                "access": self.access, "queries_per_prompt": self.queries_per_prompt,
+                "signature": self.signature.to_dict(), "cased": self.cased, "baselines": self.baselines,
+                "logit_bias_recovered": self.recovered, "examples": self.examples}
+
+
+def observe_for(inverter: LMInverter, target: Target, prompts: Sequence[str], access=None) -> Observation:
+    from .training import projection_for
+
+    access = access or inverter.access
+    projection = projection_for(target) if access.mode == "probs" else None
+    out = []
+    for s in range(0, len(prompts), 32):
+        out.append(access.observe(target, list(prompts[s: s + 32]), projection))
+    obs = Observation(access.spec, None if out[0].features is None else np.concatenate([o.features for o in out]),
+                      None if out[0].samples is None else [x for o in out for x in o.samples],
+                      [q for o in out for q in o.queries])
+    rec = [o.recovered for o in out if o.recovered is not None]
+    obs.recovered = float(np.mean(rec)) if rec else None
+    return obs
+
+
+def evaluate_lm(inverter: LMInverter, target: Target, prompts: Sequence[str], beams: int = 1,
+                baselines: bool = True, observation: Observation | None = None,
+                reporter: Reporter | None = None, n_examples: int = 20) -> LMEvaluation:
+    reporter = reporter or LogReporter()
+    prompts = list(prompts)
+    reporter.note(f"observing {len(prompts)} prompts through {inverter.access.spec}")
+    obs = observation or observe_for(inverter, target, prompts)
+    preds = inverter.invert(obs, beams=beams)
+    m = score(preds, prompts, normalize=uncased, normalization_name=NORMALISATION)
+    base: dict = {}
+    if baselines:
+        from .baselines import ask_the_model
+
+        ask = ask_the_model(target, prompts, normalize=uncased)
+        base["ask_the_model"] = {k: v for k, v in ask.items() if k != "predictions"}
+        nn = inverter.nearest(obs)
+        if nn is not None:
+            mn = score(nn, prompts, normalize=uncased)
+            base["nearest_neighbour"] = {"bleu": mn["bleu"], "token_f1": mn["token_f1"], "exact_match": mn["exact_match"]}
+    qpp = float(np.mean(obs.queries)) if obs.queries else 0.0
+    sig = Signature({"inverter": inverter.name, "target": target.fingerprint(), "access": obs.access,
+                     "data": text_digest(prompts), "n": len(prompts), "beams": beams,
+                     "max_tokens": inverter.meta["max_prompt_tokens"], "norm": "uncased"},
+                    metrics={**m["metrics_signature"]}, kind="lm-eval")
+    examples = [{"prompt": p, "recovered": r} for p, r in zip(prompts[:n_examples], preds[:n_examples])]
+    return LMEvaluation(m["bleu"], m["token_f1"], m["exact_match"], len(prompts), obs.access, qpp, sig,
+                        cased=m.get("cased", {}), baselines=base, examples=examples, recovered=obs.recovered)

@@ -1,0 +1,308 @@
+"""Language-model inversion end to end on a tiny causal LM trained here: the softmax-bottleneck
+projection, each access mode (probs, topk with logit_bias recovery, samples) through training and
+evaluation, the loopback OpenAI-compatible server over real HTTP, defences with their cost, the
+command line, and bad input."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import unembed
+from unembed.errors import InputError, TargetError
+from unembed.lm import SpanProjection, load_lm_inverter, load_target, parse_access
+from unembed.lm.access import probe_tokens
+from unembed.lm.defences import defence_cost, defended, parse_defences
+from unembed.lm.serve import serve_in_thread
+from unembed.lm.training import LMTrainConfig, train_lm
+
+UNEMBED = shutil.which("unembed", path=str(Path(sys.executable).parent)) or "unembed"
+SRC = str(Path(unembed.__file__).resolve().parents[1])
+NOUNS = "apple river stone cloud garden window silver pencil ladder castle forest candle".split()
+VERBS = "near behind under above".split()
+
+
+def run(*args, code=0):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": SRC}
+    p = subprocess.run([UNEMBED, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
+    assert p.returncode == code, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
+    return p
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 1-layer Llama (hidden size 16, untied output matrix, word-level vocabulary) trained for 80
+    steps on "the X is near the Y ." sentences; its folder, and a prompt file of such sentences."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    rng = random.Random(0)
+    sents = sorted({f"the {a} is {v} the {b} ." for a in NOUNS for b in NOUNS for v in VERBS if a != b})
+    pieces = sorted(set(t for x in sents for t in re.findall(r"\w+|[^\w\s]+", x)) | {"repeat", "text", ":"})
+    vocab = {t: i for i, t in enumerate(["<eos>", "[UNK]"] + pieces)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<eos>", unk_token="[UNK]")
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
+                      tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    lm = LlamaForCausalLM(cfg)
+    opt = torch.optim.AdamW(lm.parameters(), lr=3e-3)
+    for _ in range(80):
+        enc = fast(rng.sample(sents, 16), return_tensors="pt", padding=True)
+        lm(**enc, labels=enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)).loss.backward()
+        opt.step()
+        opt.zero_grad()
+    torch.set_num_threads(threads)
+    root = tmp_path_factory.mktemp("tiny_causal")
+    lm.save_pretrained(root / "model")
+    fast.save_pretrained(root / "model")
+    prompts = root / "prompts.txt"
+    prompts.write_text("\n".join(rng.sample(sents, 240)) + "\n")
+    return root / "model", prompts
+
+
+@pytest.fixture(scope="module")
+def target(tiny):
+    return load_target(str(tiny[0]))
+
+
+def small_config(out, tiny, access, **kw):
+    base = dict(out=str(out), target=str(tiny[0]), access=access, prompts=str(tiny[1]), train_prompts=0, n_validation=8,
+                n_test=16, model="tiny", init="random", steps=60, batch_size=16, warmup_steps=5, eval_every=30,
+                save_every=20, shard=32)
+    base.update(kw)
+    return LMTrainConfig(**base)
+
+
+# --------------------------------------------------------------------------------------------------
+# the softmax bottleneck
+# --------------------------------------------------------------------------------------------------
+
+
+def test_compact_form_is_exact_and_hidden_size_plus_one(target):
+    lp = target.logprobs(["the apple is", "the river is near the"], 3).flatten(0, 1)
+    proj = SpanProjection.from_matrix(target.output_matrix())
+    z = proj.compact(lp)
+    assert z.shape == (6, target.hidden_size + 1)
+    assert (proj.expand(z) - lp).abs().max() < 1e-4
+    # an attacker without the matrix: the span estimated from outputs alone reconstructs them too
+    rng = random.Random(1)
+    many = target.logprobs([[rng.randrange(2, target.vocab_size) for _ in range(rng.randint(1, 6))]
+                            for _ in range(80)], 2).flatten(0, 1)
+    est = SpanProjection.from_outputs(many)
+    assert est.dim <= target.hidden_size + 1
+    assert (est.expand(est.compact(lp)) - lp).abs().max() < 1e-3
+
+
+def test_logit_bias_recovers_probe_log_probabilities_exactly(target):
+    acc = parse_access("topk:4:2", probes=target.hidden_size + 1)
+    obs = acc.observe(target, ["the apple is", "the stone is under the"])
+    full = target.logprobs(["the apple is", "the stone is under the"], 2)
+    probes = probe_tokens(target.vocab_size, target.hidden_size + 1)
+    assert np.abs(obs.features[:, :, : len(probes)] - full[:, :, probes].numpy()).max() < 1e-3
+    assert obs.recovered == 1.0
+    assert obs.queries[0] >= 1 + 2 * (len(probes) - 4) // 3  # counted, K-1 new tokens per query
+
+
+# --------------------------------------------------------------------------------------------------
+# each access mode end to end
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def probs_run(tiny, target, tmp_path_factory):
+    out = tmp_path_factory.mktemp("lm_runs") / "probs"
+    train_lm(small_config(out, tiny, "probs:2", steps=120), target=target)
+    return out
+
+
+def test_probs_mode_trains_and_beats_chance(probs_run, target):
+    from unembed.lm.evaluate import evaluate_lm
+
+    inv = load_lm_inverter(probs_run)
+    test = json.loads((probs_run / "splits.json").read_text())["test"]
+    ev = evaluate_lm(inv, target, test, baselines=True)
+    d = ev.to_dict()
+    assert d["n"] == len(test) and d["access"] == "probs:2" and d["queries_per_prompt"] == 1
+    assert d["token_f1"] > 40  # the template words come back
+    assert "ask_the_model" in d["baselines"] and "nearest_neighbour" in d["baselines"]
+    assert d["signature"]["string"].startswith("inverter:")
+    assert "access:probs:2" in d["signature"]["string"]
+    # cache is fp16 and resumable: a second run reuses every shard and the finished checkpoint
+    parts = sorted((probs_run / "cache" / "train").glob("part-*.npz"))
+    assert parts and np.load(parts[0])["features"].dtype == np.float16
+
+
+def test_training_resumes_from_its_cache_and_checkpoint(tiny, target, tmp_path):
+    from unembed.inversion.training import TrainingInterrupted
+
+    cfg = small_config(tmp_path / "r", tiny, "probs:1", steps=40, stop_after=20)
+    with pytest.raises(TrainingInterrupted):
+        train_lm(cfg, target=target)
+    before = target.queries
+    cfg.stop_after = None
+    train_lm(cfg, target=target)
+    assert target.queries == before  # observations came from the cache
+    log = [json.loads(x) for x in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 40
+    assert (tmp_path / "r" / "inverter" / "lm_inverter.json").exists()
+
+
+def test_topk_mode_end_to_end_counts_queries(tiny, target, tmp_path):
+    from unembed.lm.evaluate import evaluate_lm
+
+    train_lm(small_config(tmp_path / "t", tiny, "topk:5", steps=40, train_prompts=80), target=target)
+    inv = load_lm_inverter(tmp_path / "t")
+    ev = evaluate_lm(inv, target, ["the apple is near the river .", "the cloud is under the stone ."], baselines=False)
+    assert ev.queries_per_prompt > 1 and ev.recovered == 1.0
+    assert len(ev.examples) == 2
+
+
+def test_samples_mode_end_to_end(tiny, target, tmp_path):
+    from unembed.lm.evaluate import evaluate_lm
+
+    train_lm(small_config(tmp_path / "s", tiny, "samples:3", steps=30, train_prompts=60, sample_tokens=8),
+             target=target)
+    inv = load_lm_inverter(tmp_path / "s")
+    assert inv.access.mode == "samples" and inv.access.n == 3
+    out = inv.invert([["is near the river .", "is under the stone"], ["near the candle ."]])
+    assert len(out) == 2 and all(isinstance(t, str) for t in out)
+    ev = evaluate_lm(inv, target, ["the apple is near the river ."], baselines=False)
+    assert ev.n == 1 and ev.access == "samples:3"
+
+
+# --------------------------------------------------------------------------------------------------
+# the loopback server over real HTTP
+# --------------------------------------------------------------------------------------------------
+
+
+def test_endpoint_against_loopback_server_matches_local_target(target):
+    server, url = serve_in_thread(target)
+    try:
+        ep = load_target(url)
+        assert ep.vocab_size == target.vocab_size and ep.probe_count == target.hidden_size + 1
+        acc = parse_access("topk:4:2", probes=target.hidden_size + 1)
+        local = acc.observe(target, ["the apple is"])
+        remote = acc.observe(ep, ["the apple is"])
+        assert np.abs(local.features - remote.features).max() < 1e-4
+        assert remote.queries[0] == local.queries[0] + 1  # the echo that tokenised the prompt
+        samples = parse_access("samples:2").observe(ep, ["the river"]).samples
+        assert len(samples) == 1 and len(samples[0]) == 2
+    finally:
+        server.shutdown()
+
+
+def test_training_against_the_endpoint_in_topk_mode(tiny, target, tmp_path):
+    server, url = serve_in_thread(target)
+    try:
+        folder = train_lm(small_config(tmp_path / "e", tiny, "topk:5", target=url, steps=10, train_prompts=24))
+        inv = load_lm_inverter(folder)
+        assert inv.meta["probes"] == target.hidden_size + 1 and inv.target == url
+        obs = inv.access.observe(load_target(url), ["the apple is near the river ."])
+        assert len(inv.invert(obs)) == 1 and obs.queries[0] > 1
+    finally:
+        server.shutdown()
+
+
+def test_server_without_logit_bias_defeats_recovery(target):
+    server, url = serve_in_thread(target, policy={"no_logit_bias": True})
+    try:
+        obs = parse_access("topk:4", probes=target.hidden_size + 1).observe(load_target(url), ["the apple is"])
+        assert obs.recovered == 0.0
+    finally:
+        server.shutdown()
+    assert not target.policy  # the server's policy held for its requests only
+
+
+def test_endpoint_errors_are_one_line(target):
+    with pytest.raises(TargetError, match="unreachable"):
+        load_target("http://127.0.0.1:9/v1")
+    server, url = serve_in_thread(target, policy={"samples_only": True})
+    try:
+        with pytest.raises(TargetError, match="no logprobs"):
+            parse_access("topk:4", probes=17).observe(load_target(url), ["the apple is"])
+        with pytest.raises(TargetError, match="no full distributions"):
+            parse_access("probs").observe(load_target(url), ["the apple is"])
+    finally:
+        server.shutdown()
+
+
+# --------------------------------------------------------------------------------------------------
+# defences and their cost
+# --------------------------------------------------------------------------------------------------
+
+
+def test_defences_parse_through_the_registry_and_cost_what_they_should(target):
+    ds = parse_defences("noise:0.5,topk:3,temperature:2,no-logit-bias,samples-only")
+    assert [d.spec for d in ds] == ["noise:0.5", "topk:3", "temperature:2", "no-logit-bias", "samples-only"]
+    prompts = ["the apple is", "the river is near"]
+    cost = {d.spec: defence_cost(target, d, prompts, 2) for d in ds}
+    assert cost["noise:0.5"]["kl"] > 0 and cost["noise:0.5"]["greedy_agreement"] == 1.0
+    assert cost["temperature:2"]["kl"] > 0
+    assert cost["topk:3"]["kl"] > 0
+    assert cost["no-logit-bias"]["kl"] == pytest.approx(0, abs=1e-6)
+    assert cost["samples-only"]["kl"] is None
+    with defended(target, ds[1]):
+        lp = target.logprobs(prompts, 1)
+        assert len(torch.unique(lp[0, 0])) <= 4  # three returned entries and a floor
+    assert not target.policy
+    with pytest.raises(InputError):
+        parse_defences("noise")
+    with pytest.raises(InputError):
+        parse_defences("paraphrase:2")
+
+
+# --------------------------------------------------------------------------------------------------
+# the command line and bad input
+# --------------------------------------------------------------------------------------------------
+
+
+def test_cli_eval_invert_defend(probs_run, tiny, tmp_path):
+    p = run("lm", "eval", "--inverter", probs_run, "--json", "--limit", "6", "--report", tmp_path / "ev.html")
+    d = json.loads(p.stdout)
+    for key in ("bleu", "token_f1", "exact_match", "n", "access", "queries_per_prompt", "signature"):
+        assert key in d
+    assert d["n"] == 6 and "default-src 'none'" in (tmp_path / "ev.html").read_text()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the apple is near the river .\nthe cloud is under the stone .\n")
+    run("lm", "invert", "--inverter", probs_run, "--prompt-file", secret, "--out", tmp_path / "rec.jsonl")
+    rows = [json.loads(x) for x in (tmp_path / "rec.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and {"recovered", "queries", "access"} <= set(rows[0])
+    run("lm", "defend", "--inverter", probs_run, "--prompts", secret, "--defence", "noise:0.1,topk:3,samples-only",
+        "--out", tmp_path / "def")
+    res = json.loads((tmp_path / "def" / "results.json").read_text())
+    assert [r["defence"] for r in res["rows"]] == ["none", "noise:0.1", "topk:3", "samples-only"]
+    assert res["rows"][-1]["bleu"] is None and "blocked" in res["rows"][-1]["note"]
+    html = (tmp_path / "def" / "report.html").read_text()
+    assert "<script" not in html and "data:image/png;base64," in html
+
+
+def test_bad_input_is_one_line_exit_2(tiny, tmp_path):
+    from transformers import BertConfig, BertForMaskedLM
+
+    p = run("lm", "train", "--target", "no-such-model", "--out", tmp_path / "a", "--prompts", tiny[1], code=2)
+    assert "unknown target" in p.stderr and "Traceback" not in p.stderr
+    bert = tmp_path / "bert"
+    BertForMaskedLM(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=16)).save_pretrained(bert)
+    p = run("lm", "train", "--target", bert, "--out", tmp_path / "b", "--prompts", tiny[1], code=2)
+    assert "not a causal language model" in p.stderr
+    p = run("lm", "train", "--target", "http://127.0.0.1:9/v1", "--out", tmp_path / "c", "--prompts", tiny[1], code=2)
+    assert "unreachable" in p.stderr
+    p = run("lm", "train", "--access", "logits:3", "--out", tmp_path / "d", code=2)
+    assert "unknown access mode" in p.stderr
+    p = run("lm", "eval", "--inverter", tmp_path / "nothing", "--prompts", tiny[1], code=2)
+    assert "neither a shipped LM inverter" in p.stderr
