@@ -517,7 +517,7 @@ class Audit:
 
         ids = [c.id for c in chunk]
         vectors = check_vectors(np.stack([np.asarray(c.vector, dtype=np.float32) for c in chunk]), self.inverter.dim,
-                                what=f"stored vectors (records {ids[0]}..{ids[-1]})")
+                                what=f"stored vectors (records {ids[0]}..{ids[-1]})", invertible=True)
         if rescale:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         t = time.perf_counter()

@@ -267,7 +267,7 @@ class Inverter:
             raise InputError(f"temperature must be > 0 to explore, got {temperature}")
         if steps > 0 and self.corrector is None:
             raise InputError("this inverter has no corrector (hypothesizer only): use --steps 0")
-        vectors = check_vectors(vectors, self.dim)
+        vectors = check_vectors(vectors, self.dim, invertible=True)
         _ = self.embedder  # load and check before any work
         self.stats = {"embedder_calls": 0, "texts_embedded": 0, "embed_seconds": 0.0, "decode_seconds": 0.0,
                       "step_seconds": [0.0] * (steps + 1), "step_embedder_calls": [0] * (steps + 1)}
