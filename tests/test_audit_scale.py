@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -208,6 +209,7 @@ def test_sharded_audit_equals_one_process_and_resumes_per_shard(tmp_path, tiny_r
     recs = read(tmp_path / "one")
     out = tmp_path / "three"
     (out / "shards").mkdir(parents=True)
+    shutil.copy(tmp_path / "one" / "run.json", out / "run.json")  # what the interrupted run wrote before any record
     for rank, keep in ((0, recs[0:3]), (1, recs[3:6])):  # chunks 0 and 1, as ranks 0 and 1 write them
         (out / "shards" / f"results.rank-{rank:03d}-of-002.jsonl").write_text(
             "".join(json.dumps({**r, "text": "KEPT"}) + "\n" for r in keep))

@@ -111,12 +111,13 @@ def test_corrupt_and_missing_checkpoints(tiny_run, tmp_path, minilm):
 def test_inverter_refuses_other_embedder(tiny_run):
     other = load_embedder(lambda texts: np.ones((len(texts), 768), np.float32), name="other")
     inv = load_inverter(tiny_run, embedder=other)
+    target = np.random.default_rng(1).normal(size=(1, 384)).astype(np.float32)  # constant rows are refused
     with pytest.raises(EmbedderError, match="768"):
-        inv.invert(np.ones((1, 384), np.float32), steps=0)
+        inv.invert(target, steps=0)
     rng = np.random.default_rng(0)
     same_dim = load_embedder(lambda texts: rng.normal(size=(len(texts), 384)).astype(np.float32), name="impostor")
     with pytest.raises(EmbedderError, match="probe"):
-        load_inverter(tiny_run, embedder=same_dim).invert(np.ones((1, 384), np.float32), steps=0)
+        load_inverter(tiny_run, embedder=same_dim).invert(target, steps=0)
 
 
 def test_steps_need_a_corrector(tiny_inverter, minilm):

@@ -10,7 +10,19 @@ Files in the output folder:
   interrupted audit loses nothing already written and ``resume=True`` skips ids already there;
 - ``summary.json``: headline numbers, the embedder check, the store, the settings (written when the
   audit starts with ``"status": "running"`` and again when it ends);
-- ``report.html``: one self-contained page (see :mod:`unembed.report`).
+- ``report.html``: one self-contained page (see :mod:`unembed.report`);
+- ``run.json``: the run's identity (store, settings, inverter id, embedder), written before the first
+  record; ``resume=True`` refuses a folder whose run.json (or, for older folders, summary.json)
+  names another store or other settings, and a folder with results but neither;
+- ``private-copies/``: where readers of stores without a read-only mode keep their private copy
+  while the audit runs (mode 0700); removed when the audit ends, is interrupted (Ctrl-C, SIGTERM)
+  or fails, and swept by the next audit in this folder after a SIGKILL. The report names the copy
+  and says it was removed.
+
+Resume repairs results.jsonl first (:func:`.shards.repair`): a last record without its final
+newline gets one, a cut last line is dropped, invalid or repeated lines inside are dropped. The
+summary says ``complete`` only when every selected record has exactly one valid record; otherwise
+``incomplete``.
 
 At scale (issue #14): ``sample=N`` audits a seeded uniform sample and reads only the sampled rows
 where the store allows it (:mod:`.sampling`); every headline figure gets a 95% interval and the
@@ -68,11 +80,12 @@ from ..signature import Signature
 from ..metrics import METRIC_SETTINGS, bleu, cosine_rows, token_f1
 from . import shards
 from .sampling import Selection
-from .stores import StoreReader, open_store, redact
+from .stores import StoreReader, open_store, private_copies_under, redact, sweep_private_copies
 
 log = logging.getLogger(__name__)
 
-RESULTS, SUMMARY, REPORT = "results.jsonl", "summary.json", "report.html"
+RESULTS, SUMMARY, REPORT, RUN, COPIES = "results.jsonl", "summary.json", "report.html", "run.json", "private-copies"
+IDENTITY = ("store", "inverter", "embedder", "steps", "beam", "limit", "sample", "seed")
 MATCH_COSINE, APPROX_COSINE, LOSSY_APPROX_COSINE, PROBE_MARGIN = 0.99, 0.90, 0.50, 0.05
 KINDS = ("email", "phone", "date", "number", "name")
 
@@ -357,7 +370,9 @@ class Audit:
         self.ctx = shards.context()  # rank and process count under torchrun / accelerate launch
         self.adapt, self.advise = adapt, advise  # AdaptConfig / AdviceConfig, or None
         self.done_ids = self._prepare_out(resume)
-        self.reader = open_store(store) if isinstance(store, str) else store
+        self.swept = [str(p) for p in sweep_private_copies(self.out / COPIES)]  # left by a killed run
+        with private_copies_under(self.out / COPIES):
+            self.reader = open_store(store) if isinstance(store, str) else store
         self._owns_reader = isinstance(store, str)
         try:
             self.store_count = int(self.reader.count())
@@ -385,29 +400,25 @@ class Audit:
             path.touch()
         if not resume:
             raise InputError(f"{path} already holds results: pass --resume to continue that audit, or choose another --out")
-        previous = _read_json(self.out / SUMMARY)
-        if previous and previous.get("settings"):
-            grown = _sample_grows(previous["settings"].get("sample"), self.settings["sample"])
-            for key in ("store", "inverter", "steps", "beam", "limit", "sample", "seed"):
-                if previous["settings"].get(key) != self.settings[key] and not (key == "sample" and grown):
-                    raise InputError(f"{self.out} holds an audit with {key}={previous['settings'].get(key)!r}, not "
-                                     f"{self.settings[key]!r}: resume it with the same settings, or choose another --out")
-        done: set[str] = set()
-        good = 0
-        with open(path, "rb") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                    done.add(str(rec["id"]))
-                    good += len(line)
-                except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-                    break  # a line cut by an interruption: it and anything after it is dropped
-        if good < path.stat().st_size:
-            log.warning("dropping a partly written record at the end of %s", path)
-            with open(path, "r+b") as f:
-                f.truncate(good)
+        recorded = _read_json(self.out / RUN) or _read_json(self.out / SUMMARY)
+        previous = (recorded or {}).get("settings")
+        if not isinstance(previous, dict):
+            raise InputError(f"{self.out} holds results but no {RUN} saying which store and settings made them: "
+                             "choose another --out (or delete the folder to start again)")
+        grown = _sample_grows(previous.get("sample"), self.settings["sample"])
+        for key in IDENTITY:
+            if key == "embedder" and key not in previous:
+                continue  # folders written before run.json did not record it
+            if previous.get(key) != self.settings[key] and not (key == "sample" and grown):
+                raise InputError(f"{self.out} holds an audit with {key}={previous.get(key)!r}, not "
+                                 f"{self.settings[key]!r}: resume it with the same settings, or choose another --out")
+        # each process repairs only the file it appends to (the main one results.jsonl, each rank its own
+        # shard), and reads the others as they are: two processes never rewrite one file
+        ctx = self.ctx
+        own = shards.shard_path(self.out, ctx.rank, ctx.world)
+        done = shards.read_ids(path, truncate=ctx.main)
         for shard in shards.shard_files(self.out):  # a sharded audit that was interrupted
-            done |= shards.read_ids(shard)
+            done |= shards.read_ids(shard, truncate=shard == own)
         return done
 
     # -- check --------------------------------------------------------------------------------------
@@ -449,6 +460,9 @@ class Audit:
             self.check()
         ctx = self.ctx
         if ctx.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.out / RUN, json.dumps({"settings": self.settings, "store_count": self.store_count},
+                                                   indent=2, ensure_ascii=False) + "\n")
             self._write_summary(self._summary(status="running"))
         ctx.barrier()  # every process has read what is done before any writes
         t0 = time.perf_counter()
@@ -483,7 +497,19 @@ class Audit:
             from .advice import run_advice
 
             run_advice(self, self.advise)
-        return self._finish(status="complete") if ctx.main else {"status": "complete", "rank": ctx.rank}
+        if not ctx.main:
+            return {"status": "complete", "rank": ctx.rank}
+        self.close()  # the private copy goes before the report is written, so the report can say so
+        return self._finish(status=self._completeness())
+
+    def _completeness(self) -> str:
+        """"complete" when every selected record has exactly one valid record in results.jsonl."""
+        valid, distinct, invalid = shards.count_records(self.results_path)
+        if valid == distinct == self.selected and not invalid:
+            return "complete"
+        log.warning("results.jsonl holds %d valid records (%d distinct ids, %d invalid lines) for %d selected: "
+                    "the audit is incomplete; rerun with --resume", valid, distinct, invalid, self.selected)
+        return "incomplete"
 
     def _process(self, chunk, sink, rescale: bool, inverter=None) -> int:
         """Invert, score and append one chunk (with ``inverter``: another attacker, e.g. an adapted one)."""
@@ -491,7 +517,7 @@ class Audit:
 
         ids = [c.id for c in chunk]
         vectors = check_vectors(np.stack([np.asarray(c.vector, dtype=np.float32) for c in chunk]), self.inverter.dim,
-                                what=f"stored vectors (records {ids[0]}..{ids[-1]})")
+                                what=f"stored vectors (records {ids[0]}..{ids[-1]})", invertible=True)
         if rescale:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         t = time.perf_counter()
@@ -543,6 +569,11 @@ class Audit:
             "uri": redact(self.reader.uri), "kind": getattr(self.reader, "kind", "store"),
             "lossy": bool(getattr(self.reader, "lossy", False)), "notes": list(getattr(self.reader, "notes", []))}
         store["count"] = self.store_count
+        if self.swept:
+            store["notes"] = list(store.get("notes", [])) + [
+                f"a private copy left by an earlier, killed run was found and removed: {p}" for p in self.swept]
+        copy = getattr(self.reader, "private_copy_path", None)
+        store["private_copy"] = None if copy is None else {"path": str(copy), "removed": not Path(copy).exists()}
         s.update(status=status, store=store, embedder_check=self.fit, settings=self.settings,
                  selected=self.selected, normalization=self.normalization,
                  metrics_signature=dict(METRIC_SETTINGS, normalization=self.normalization),
@@ -591,6 +622,10 @@ class Audit:
     def close(self) -> None:
         if self._owns_reader and getattr(self, "reader", None) is not None:
             self.reader.close()
+        try:
+            (self.out / COPIES).rmdir()  # empty once the copy is gone
+        except OSError:
+            pass
 
     def __enter__(self):
         return self

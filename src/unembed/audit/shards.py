@@ -30,7 +30,8 @@ from ..distributed import Context, context
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Context", "context", "shard_path", "shard_files", "read_ids", "merge", "remove_shards", "SHARDS"]
+__all__ = ["Context", "context", "shard_path", "shard_files", "read_ids", "repair", "count_records", "merge",
+           "remove_shards", "SHARDS"]
 
 SHARDS = "shards"
 
@@ -54,25 +55,105 @@ def remove_shards(out: Path, name: str = "results") -> None:
         pass  # not empty (another kind of shard) or gone
 
 
-def read_ids(path: Path, truncate: bool = True) -> set[str]:
-    """The ids in a results file; a line cut by an interruption (and anything after it) is dropped."""
+def _record_id(raw: bytes) -> str | None:
+    """The id of one whole, valid record line (a JSON object with an id), else None."""
+    try:
+        rec = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(rec, dict) or "id" not in rec or isinstance(rec["id"], (dict, list)) or rec["id"] is None:
+        return None
+    return str(rec["id"])
+
+
+def repair(path: Path) -> set[str]:
+    """Make a results file safe to append to, and return its ids.
+
+    A whole last record without its final newline gets the newline (so the next record can never be
+    glued onto it); a cut or invalid last line is dropped; an invalid line or a repeated id inside the
+    file is dropped by rewriting the file (atomically) with only the valid, first-seen records.
+    Every drop is logged."""
     done: set[str] = set()
     path = Path(path)
     if not path.exists():
         return done
-    good = 0
+    good = 0  # bytes of the valid prefix
+    bad_inside = False  # a valid record after an invalid line: the file must be rewritten
+    bad_seen = False
+    missing_newline = False
     with open(path, "rb") as f:
-        for line in f:
-            try:
-                done.add(str(json.loads(line)["id"]))
-                good += len(line)
-            except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
-                break
-    if truncate and good < path.stat().st_size:
+        for raw in f:
+            rid = _record_id(raw) if raw.strip() else None
+            if rid is None or rid in done:
+                bad_seen = True
+                continue
+            bad_inside = bad_inside or bad_seen
+            done.add(rid)
+            if not bad_seen:
+                good += len(raw)
+                missing_newline = not raw.endswith(b"\n")
+    if bad_inside:
+        _rewrite_valid(path)
+    elif good < path.stat().st_size:
         log.warning("dropping a partly written record at the end of %s", path)
         with open(path, "r+b") as f:
             f.truncate(good)
+    if missing_newline and not bad_inside:
+        log.warning("the last record of %s had no final newline: added one", path)
+        with open(path, "ab") as f:
+            f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
     return done
+
+
+def _rewrite_valid(path: Path) -> None:
+    seen: set[str] = set()
+    dropped = 0
+    tmp = path.with_name(path.name + ".repair.tmp")
+    with open(path, "rb") as src, open(tmp, "wb") as sink:
+        for raw in src:
+            rid = _record_id(raw) if raw.strip() else None
+            if rid is None or rid in seen:
+                dropped += bool(raw.strip())
+                continue
+            seen.add(rid)
+            sink.write(raw if raw.endswith(b"\n") else raw + b"\n")
+        sink.flush()
+        os.fsync(sink.fileno())
+    os.replace(tmp, path)
+    log.warning("dropped %d invalid or repeated record lines from %s", dropped, path)
+
+
+def read_ids(path: Path, truncate: bool = True) -> set[str]:
+    """The ids in a results file, repaired first (:func:`repair`) unless ``truncate`` is False."""
+    if truncate:
+        return repair(path)
+    return {rid for rid in (_record_id(raw) for raw in _raw_lines(path)) if rid is not None}
+
+
+def count_records(path: Path) -> tuple[int, int, int]:
+    """(valid record lines, distinct ids, invalid non-empty lines) of a results file."""
+    ids: set[str] = set()
+    valid = invalid = 0
+    for raw in _raw_lines(path):
+        if not raw.strip():
+            continue
+        rid = _record_id(raw)
+        if rid is None or not raw.endswith(b"\n"):
+            invalid += 1
+            continue
+        valid += 1
+        ids.add(rid)
+    return valid, len(ids), invalid
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, "rb") as f:
+        yield from f
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str, str]]:
@@ -91,8 +172,11 @@ def _lines_at(path: Path) -> Iterator[tuple[int, str, str, int]]:
                 continue
             try:
                 rec = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise ValueError("not a record")
+            except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+                log.warning("skipping an invalid record line at byte %d of %s", at, path)
+                continue
             line = raw.decode("utf-8")
             yield int(rec.get("pos", -1)), str(rec["id"]), line if line.endswith("\n") else line + "\n", at
 

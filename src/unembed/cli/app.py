@@ -32,6 +32,32 @@ def default(config_class, name: str):
     raise KeyError(f"{config_class.__name__} has no default for {name}")
 
 
+def check_run_args(steps: int | None = None, beam: int | None = None, batch_size: int | None = None,
+                   **positive: int | None) -> None:
+    """Refuse bad numbers with one line before anything is loaded (the inverter takes seconds)."""
+    from ..errors import InputError
+
+    if steps is not None and steps < 0:
+        raise InputError(f"--steps must be >= 0, not {steps}")
+    if beam is not None and beam < 1:
+        raise InputError(f"--beam must be >= 1, not {beam}")
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, not {batch_size}")
+    for name, value in positive.items():
+        if value is not None and value < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be a positive integer, not {value}")
+
+
+def check_texts_given(texts: list[str]) -> list[str]:
+    """Texts to embed, refusing empty and whitespace-only ones (there is nothing to recover)."""
+    from ..errors import InputError
+
+    for k, t in enumerate(texts):
+        if not t or not t.strip():
+            raise InputError(f"text {k + 1} is empty or only whitespace: give --text a sentence to embed and recover")
+    return list(texts)
+
+
 def load_for_cli(inverter: str, embedder: Optional[str], precision: str = "auto"):
     """Load an inverter (and an embedder override) the way every command does."""
     from ..inversion.inverter import load_inverter

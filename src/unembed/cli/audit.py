@@ -10,8 +10,9 @@ from rich.table import Table
 
 from ..audit.adapt import TYPICAL_TIME, AdaptConfig
 from ..audit.advice import AdviceConfig
-from ..audit.stores import uri_forms
-from .app import PRECISION_HELP, app, console, default, load_for_cli, out
+from ..audit.stores import check_uri, uri_forms
+from ..errors import InputError
+from .app import PRECISION_HELP, app, check_run_args, console, default, load_for_cli, out
 from .progress import counting
 
 
@@ -62,6 +63,14 @@ def audit_(
     to share the records out over P processes (the merged result equals a single process's)."""
     from ..audit import Audit
 
+    # arguments, the store's URI and the output folder are checked before the inverter loads
+    check_run_args(steps, beam, batch_size, limit=limit, sample=sample)
+    check_uri(store)
+    results = out_dir / "results.jsonl"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir} is a file: give a folder")
+    if not resume and results.exists() and results.stat().st_size > 0:
+        raise InputError(f"{results} already holds results: pass --resume to continue that audit, or choose another --out")
     inv = load_for_cli(inverter, embedder, precision)
     adapt_cfg = None
     if adapt or adapt_corpus is not None:

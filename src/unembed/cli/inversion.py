@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..inversion.training.config import TrainConfig
-from .app import PRECISION_HELP, app, console, default, load_for_cli, out
+from .app import PRECISION_HELP, app, check_run_args, check_texts_given, console, default, load_for_cli, out
 from .progress import RichReporter, bars, counting
 
 
@@ -88,15 +88,17 @@ def invert(
 
     if (vectors is None) == (not text):
         raise InputError("give either --vectors FILE or --text \"...\"")
-    inv = load_for_cli(inverter, embedder, precision)
+    check_run_args(steps, beam, batch_size)  # bad arguments fail before the inverter loads
+    ids, arr, originals = None, None, None
     if vectors is not None:
         ids, arr = load_vectors(vectors)
-        originals = None
     else:
-        originals = list(text)
-        ids, arr = None, inv.embedder.embed(originals)
+        originals = check_texts_given(list(text))
+    inv = load_for_cli(inverter, embedder, precision)
+    if originals is not None:
+        arr = inv.embedder.embed(originals)
     ids = ids or [str(i) for i in range(len(arr))]
-    arr = check_vectors(arr, inv.dim)  # refuse bad input before any progress bar starts
+    arr = check_vectors(arr, inv.dim, invertible=True)  # refuse bad input before any progress bar starts
     with counting(console, len(arr)) as progress:
         results = inv.invert(arr, steps=steps, beam=beam, batch_size=batch_size, progress=progress)
     records = []
@@ -145,8 +147,11 @@ def eval_(
     from ..corpus import read_texts
     from ..inversion.evaluate import evaluate, sample
 
+    check_run_args(steps, beam, batch_size, limit=limit)
+    data = sample(read_texts(texts), limit, seed)  # a bad or empty texts file fails before the inverter loads
+    if not data:
+        raise InputError(f"{texts} holds no texts (blank lines are skipped): give one text a line")
     inv = load_for_cli(inverter, embedder, precision)
-    data = sample(read_texts(texts), limit, seed)
     _ = inv.embedder  # load and check it before any progress bar starts
     with counting(console, len(data)) as progress:
         res = evaluate(inv, data, steps=steps, beam=beam, data_name=texts.name, seed=seed,

@@ -24,7 +24,7 @@ from .registry import Adapter, register
 
 logger = logging.getLogger("unembed.embedders")
 
-__all__ = ["HTTPEmbedder", "DEFAULT_HTTP_BATCH_SIZE"]
+__all__ = ["HTTPEmbedder", "DEFAULT_HTTP_BATCH_SIZE", "cache_enabled", "cache_key"]
 
 DEFAULT_HTTP_BATCH_SIZE = 64
 
@@ -34,7 +34,14 @@ class HTTPEmbedder(Embedder):
 
     ``url`` is the API base with the model as a query parameter, e.g.
     ``http://127.0.0.1:8080/v1?model=NAME``; requests go to ``{base}/embeddings``. Every text's
-    vector is stored in an sqlite file under ``cache_dir`` so that no text is ever sent twice.
+    vector is stored in an sqlite file under ``cache_dir`` so that no text is ever sent twice; the
+    cache is keyed by endpoint (origin and path), model and text, the file is created 0600 in a
+    0700 folder, and ``cache=False`` or ``UNEMBED_HTTP_CACHE=off`` turns it off (the vectors it
+    holds are as invertible as any others: see SECURITY.md).
+
+    Redirects are never followed: an endpoint that answers 3xx is refused with one line, so the
+    API key is only ever sent to the configured origin. A key sent over plain ``http://`` to a host
+    that is not loopback is warned about once per origin.
     """
 
     def __init__(
@@ -56,12 +63,15 @@ class HTTPEmbedder(Embedder):
         self.backoff = nonnegative_float(backoff, "backoff")
         self.timeout = positive_float(timeout, "timeout")
         self.requests_sent = 0
-        self._cache = _VectorCache(_http_cache_dir(cache_dir)) if cache else None
+        self._count_lock = threading.Lock()
+        self._cache = _VectorCache(_http_cache_dir(cache_dir)) if cache and cache_enabled() else None
         super().__init__(url, pooling="unknown", cased=True, batch_size=batch_size)
+        if self.api_key:
+            _warn_plain_http(self.endpoint)
 
     def _embed_all(self, texts: list[str], batch_size: int) -> np.ndarray:
         unique = list(dict.fromkeys(texts))
-        keys = {text: _cache_key(self.model, text) for text in unique}
+        keys = {text: cache_key(self.endpoint, self.model, text) for text in unique}
         found: dict[str, np.ndarray] = {}
         if self._cache is not None:
             cached = self._cache.get_many(list(keys.values()))
@@ -100,11 +110,19 @@ class HTTPEmbedder(Embedder):
                 logger.info("retrying %s in %.2f s (%s)", self.endpoint, delay, reason)
                 time.sleep(delay)
             request = urllib.request.Request(self.endpoint, data=body, headers=headers, method="POST")
-            self.requests_sent += 1
+            with self._count_lock:
+                self.requests_sent += 1
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                with _OPENER.open(request, timeout=self.timeout) as response:
                     raw = response.read()
             except urllib.error.HTTPError as exc:
+                if 300 <= exc.code < 400:
+                    target = exc.headers.get("Location", "") if exc.headers else ""
+                    raise EmbedderError(
+                        f"embedding endpoint {self.endpoint} answered HTTP {exc.code} redirect to "
+                        f"{one_line(target)[:200] or 'another URL'}; unembed never follows redirects (the API key "
+                        "must not leave the configured origin): configure the final URL instead"
+                    ) from None
                 message = _server_message(exc)
                 if exc.code == 429 or exc.code >= 500:
                     reason = f"HTTP {exc.code} {message}".strip()
@@ -129,13 +147,48 @@ class HTTPEmbedder(Embedder):
         )
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuse every redirect: the 3xx response surfaces as an HTTPError the caller turns into one line."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 - urllib's hook
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect())
+_WARNED_ORIGINS: set[str] = set()
+_WARN_LOCK = threading.Lock()
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def _warn_plain_http(endpoint: str) -> None:
+    parts = urllib.parse.urlsplit(endpoint)
+    host = (parts.hostname or "").lower()
+    if parts.scheme != "http" or host in LOOPBACK_HOSTS or host.startswith("127."):
+        return
+    origin = f"{parts.scheme}://{parts.netloc.lower()}"
+    with _WARN_LOCK:
+        if origin in _WARNED_ORIGINS:
+            return
+        _WARNED_ORIGINS.add(origin)
+    logger.warning("the API key is sent to %s over plain http (not encrypted, host is not loopback): "
+                   "use https:// for remote endpoints", origin)
+
+
+def cache_enabled() -> bool:
+    """False when ``UNEMBED_HTTP_CACHE`` is ``off``, ``0``, ``no`` or ``false``: the one switch for the HTTP cache."""
+    return os.environ.get("UNEMBED_HTTP_CACHE", "on").strip().lower() not in {"off", "0", "no", "false"}
+
+
 class _VectorCache:
-    """An sqlite file mapping sha256(model + NUL + text) to float32 vector bytes."""
+    """An sqlite file (mode 0600, folder 0700) mapping sha256(endpoint, model, text) to float32 vector bytes."""
 
     def __init__(self, folder: Path) -> None:
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
             self.path = folder / "embeddings.sqlite"
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
             self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
             self._db.commit()
@@ -165,8 +218,11 @@ class _VectorCache:
             self._db.commit()
 
 
-def _cache_key(model: str, text: str) -> str:
-    return hashlib.sha256(f"{model}\0{text}".encode("utf-8")).hexdigest()
+def cache_key(endpoint: str, model: str, text: str) -> str:
+    """The cache key of ``text`` embedded by ``model`` at ``endpoint`` (origin and path, lower-cased origin)."""
+    parts = urllib.parse.urlsplit(endpoint)
+    where = urllib.parse.urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, parts.query, ""))
+    return hashlib.sha256(f"v2\0{where}\0{model}\0{text}".encode("utf-8")).hexdigest()
 
 
 def _http_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:

@@ -21,10 +21,11 @@ Folder layout (``save``/``load``)::
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -84,12 +85,90 @@ class Inversion:
         return asdict(self)
 
 
+def _checked_fields(cls, d, where: str) -> dict:
+    """``d`` (a dict from inverter.json) as the keyword arguments of dataclass ``cls``: every field
+    known, of the right kind, and in range; raises ValueError naming the field."""
+    if not isinstance(d, dict):
+        raise ValueError(f"{where} is not an object")
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise ValueError(f"{where} has unknown field(s) {unknown}")
+    for name, value in d.items():
+        if name == "transformer":
+            continue
+        if name == "dropout" or name == "layer_norm_eps":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{where}.{name} must be a number in [0, 1), not {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < (0 if name.endswith("_id") else 1):
+            raise ValueError(f"{where}.{name} must be a {'non-negative' if name.endswith('_id') else 'positive'} "
+                             f"integer, not {value!r}")
+    return dict(d)
+
+
+def _transformer(d, where: str) -> TransformerConfig:
+    t = TransformerConfig(**_checked_fields(TransformerConfig, d, where))
+    if t.d_model % t.n_heads:
+        raise ValueError(f"{where}: d_model {t.d_model} is not divisible by n_heads {t.n_heads}")
+    for name in ("pad_id", "bos_id", "eos_id"):
+        if getattr(t, name) >= t.vocab_size:
+            raise ValueError(f"{where}.{name} {getattr(t, name)} is outside the vocabulary of {t.vocab_size}")
+    return t
+
+
 def hypothesizer_config(d: dict) -> HypothesizerConfig:
-    return HypothesizerConfig(**{**d, "transformer": TransformerConfig(**d["transformer"])})
+    args = _checked_fields(HypothesizerConfig, d, "hypothesizer")
+    return HypothesizerConfig(**{**args, "transformer": _transformer(d.get("transformer", {}), "hypothesizer.transformer")})
 
 
 def corrector_config(d: dict) -> CorrectorConfig:
-    return CorrectorConfig(**{**d, "transformer": TransformerConfig(**d["transformer"])})
+    args = _checked_fields(CorrectorConfig, d, "corrector")
+    return CorrectorConfig(**{**args, "transformer": _transformer(d.get("transformer", {}), "corrector.transformer")})
+
+
+#: the files of an inverter folder whose sha256 inverter.json records (``integrity``)
+CHECKED_FILES = ("hypothesizer.safetensors", "corrector.safetensors", "tokenizer.json")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_sha256(cfg: dict) -> str:
+    """The sha256 of what shapes the models (their configs, max_tokens, shared tensors), canonical JSON."""
+    keys = ("hypothesizer", "corrector", "max_tokens", "corrector_shares")
+    return hashlib.sha256(json.dumps({k: cfg.get(k) for k in keys}, sort_keys=True).encode()).hexdigest()
+
+
+def integrity(path: Path, cfg: dict) -> dict:
+    """What inverter.json records so that a changed or corrupt folder is refused on load."""
+    files = {name: file_sha256(path / name) for name in CHECKED_FILES if (path / name).exists()}
+    return {"files": files, "config_sha256": config_sha256(cfg)}
+
+
+def check_integrity(path: Path, cfg: dict) -> None:
+    """Refuse a folder whose files or model configs differ from what its inverter.json recorded."""
+    rec = cfg.get("integrity")
+    if rec is None:
+        log.warning("%s records no checksums (saved by an older unembed): its files cannot be checked", path)
+        return
+    if not isinstance(rec, dict) or not isinstance(rec.get("files"), dict):
+        raise CheckpointError(f"{path / 'inverter.json'} is corrupt: its integrity record is malformed")
+    if rec.get("config_sha256") != config_sha256(cfg):
+        raise CheckpointError(f"{path / 'inverter.json'} was changed after the inverter was saved (its model "
+                              "configs no longer match their checksum): restore the file or retrain")
+    for name, digest in rec["files"].items():
+        if name not in CHECKED_FILES:
+            raise CheckpointError(f"{path / 'inverter.json'} is corrupt: it records a checksum for unknown file {name!r}")
+        if not (path / name).exists():
+            raise CheckpointError(f"{path} lacks {name}, which its inverter.json records: re-copy the folder")
+        if file_sha256(path / name) != digest:
+            raise CheckpointError(f"{path / name} does not match the checksum in inverter.json (the file is changed, "
+                                  "corrupt or truncated): re-copy the folder or retrain")
 
 
 class Inverter:
@@ -191,6 +270,7 @@ class Inverter:
         cfg = self.config()
         cfg["corrector_shares"] = shared  # tensors corrector.safetensors takes from the hypothesizer
         cfg["weights_dtype"] = str(dtype or "as trained").replace("torch.", "")
+        cfg["integrity"] = integrity(path, cfg)
         atomic_write(path / "inverter.json", json.dumps(cfg, indent=2))
         return path
 
@@ -201,13 +281,33 @@ class Inverter:
         if not cfg_file.exists():
             raise CheckpointError(f"{path} is not an inverter folder (no inverter.json): train one with 'unembed train'")
         try:
-            cfg = json.loads(cfg_file.read_text())
+            cfg = json.loads(cfg_file.read_text(encoding="utf-8"))
+            if not isinstance(cfg, dict):
+                raise ValueError("it is not a JSON object")
             if cfg.get("format") != FORMAT:
                 raise ValueError(f"format is {cfg.get('format')!r}")
-            hyp = Hypothesizer(hypothesizer_config(cfg["hypothesizer"]))
-            cor = None if cfg.get("corrector") is None else Corrector(corrector_config(cfg["corrector"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{cfg_file} is corrupt: {exc}") from None
+            hcfg = hypothesizer_config(cfg["hypothesizer"])
+            ccfg = None if cfg.get("corrector") is None else corrector_config(cfg["corrector"])
+            if ccfg is not None and ccfg.embedding_dim != hcfg.embedding_dim:
+                raise ValueError(f"corrector.embedding_dim {ccfg.embedding_dim} differs from the hypothesizer's "
+                                 f"{hcfg.embedding_dim}")
+            max_tokens = cfg.get("max_tokens", 32)
+            if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens:
+                raise ValueError(f"max_tokens must be a positive integer, not {max_tokens!r}")
+            if max_tokens + 8 > hcfg.transformer.max_positions:
+                raise ValueError(f"max_tokens {max_tokens} does not fit max_positions {hcfg.transformer.max_positions}")
+            if not isinstance(cfg.get("embedder"), dict):
+                raise ValueError("it records no embedder fingerprint")
+        except (ValueError, KeyError, TypeError, OSError) as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise CheckpointError(f"{cfg_file} is corrupt: {reason}; restore it or retrain") from None
+        check_integrity(path, cfg)
+        try:
+            hyp = Hypothesizer(hcfg)
+            cor = None if ccfg is None else Corrector(ccfg)
+        except (ValueError, RuntimeError, TypeError, AssertionError, ZeroDivisionError) as exc:
+            reason = " ".join(str(exc).split())[:300]
+            raise CheckpointError(f"{cfg_file} describes models that cannot be built ({reason}); restore it or retrain") from None
         load_model(hyp, path / "hypothesizer.safetensors")
         if cor is not None:
             own = hyp.state_dict()
@@ -286,7 +386,7 @@ class Inverter:
             raise InputError(f"temperature must be > 0 to explore, got {temperature}")
         if steps > 0 and self.corrector is None:
             raise InputError("this inverter has no corrector (hypothesizer only): use --steps 0")
-        vectors = check_vectors(vectors, self.dim)
+        vectors = check_vectors(vectors, self.dim, invertible=True)
         _ = self.embedder  # load and check before any work
         self.stats = {"embedder_calls": 0, "texts_embedded": 0, "embed_seconds": 0.0, "decode_seconds": 0.0,
                       "step_seconds": [0.0] * (steps + 1), "step_embedder_calls": [0] * (steps + 1)}

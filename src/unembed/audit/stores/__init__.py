@@ -16,9 +16,9 @@ Adding a store is adding one module here that registers its scheme (``registry.r
 Layer rule: readers import only their client, numpy and ``base``; nothing here writes.
 """
 from .base import (DOCUMENT_KEYS, BaseReader, Batch, StoreError, StoreReader, as_text, check_params, choose,
-                   missing_client, pick_document, redact, uri_path)
-from .registry import Scheme, open_store, register, schemes, uri_forms
+                   missing_client, pick_document, private_copies_under, redact, sweep_private_copies, uri_path)
+from .registry import Scheme, check_uri, open_store, register, schemes, uri_forms
 
 __all__ = ["Batch", "BaseReader", "StoreError", "StoreReader", "open_store", "redact", "DOCUMENT_KEYS", "register",
            "schemes", "uri_forms", "Scheme", "as_text", "check_params", "choose", "missing_client", "pick_document",
-           "uri_path"]
+           "uri_path", "check_uri", "private_copies_under", "sweep_private_copies"]

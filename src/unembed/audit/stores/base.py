@@ -3,7 +3,11 @@
 Readers never write to a store. Clients with no read-only mode that write to their files when they
 open them (Milvus Lite builds indexes and load state; Chroma and Qdrant local may migrate or
 checkpoint) are pointed at a private copy of the store (:meth:`BaseReader.private_copy`), deleted
-on :meth:`BaseReader.close`. A path is absolute with three slashes (``chroma:///srv/store``) and
+on :meth:`BaseReader.close` (and so on SIGTERM and Ctrl-C, which the command line turns into an
+exception). The copy lives in a folder named ``unembed-store-PID-*`` under the folder
+:func:`private_copies_under` names (an audit names ``OUT/private-copies``), else the temporary
+folder; a copy left by a process that was killed with SIGKILL is removed by the next
+:func:`sweep_private_copies` of that folder (every private copy sweeps first). A path is absolute with three slashes (``chroma:///srv/store``) and
 relative to the working directory with two (``chroma://demo_out/store``).
 
 Every reader has ``kind``, ``lossy`` (its vectors are approximations, e.g. FAISS PQ/SQ codes) and
@@ -16,7 +20,10 @@ fetch records by id (:meth:`BaseReader.fetch`). The defaults here fall back on a
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import os
 import re
 import shutil
 import tempfile
@@ -33,7 +40,60 @@ from ...errors import InputError, UnembedError
 log = logging.getLogger("unembed.audit.stores")
 
 __all__ = ["in_order", "Batch", "StoreReader", "StoreError", "BaseReader", "missing_client", "redact", "uri_path", "check_params",
-           "choose", "pick_document", "as_text", "DOCUMENT_KEYS"]
+           "choose", "pick_document", "as_text", "DOCUMENT_KEYS", "private_copies_under", "sweep_private_copies",
+           "COPY_PREFIX"]
+
+#: the name every private copy's folder starts with, followed by the owning process id
+COPY_PREFIX = "unembed-store-"
+_COPY_ROOT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("unembed_private_copy_root", default=None)
+
+
+@contextlib.contextmanager
+def private_copies_under(folder: str | os.PathLike | None):
+    """Within this block, readers make their private copies under ``folder`` (created 0700)."""
+    token = _COPY_ROOT.set(Path(folder) if folder is not None else None)
+    try:
+        yield
+    finally:
+        _COPY_ROOT.reset(token)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def sweep_private_copies(folder: str | os.PathLike) -> list[Path]:
+    """Remove the private copies under ``folder`` whose process is gone (killed with SIGKILL, say);
+    returns the folders removed. Copies of running processes are left alone."""
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for child in folder.glob(COPY_PREFIX + "*"):
+        pid = child.name[len(COPY_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+            continue
+        if int(pid) == os.getpid() and child in _LIVE_COPIES:
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+        if not child.exists():
+            removed.append(child)
+            log.warning("removed a private copy of a store left by an interrupted process: %s", child)
+    return removed
+
+
+_LIVE_COPIES: set[Path] = set()
+
+
+def _remove_copy(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    _LIVE_COPIES.discard(Path(path))
 
 #: payload / column names tried, in order, when the URI does not name the document field
 DOCUMENT_KEYS = ("document", "text", "page_content", "content", "chunk", "body", "passage")
@@ -86,14 +146,23 @@ class BaseReader:
         """Copy ``path`` (file or folder) into a temporary folder and return the copy's path; with
         ``only``, just those files and folders of it (relative paths: what the client will read)."""
         size = _size(path) if only is None else sum(_size(path / rel) for rel in only if (path / rel).exists())
-        self._tmp = tempfile.mkdtemp(prefix="unembed-store-")
+        root = _COPY_ROOT.get() or Path(tempfile.gettempdir())
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            sweep_private_copies(root)
+            self._tmp = tempfile.mkdtemp(prefix=f"{COPY_PREFIX}{os.getpid()}-", dir=root)
+        except OSError as exc:
+            raise StoreError(f"cannot make a private copy of the store under {root}: {exc.strerror or exc}; "
+                             "choose another --out") from None
+        _LIVE_COPIES.add(Path(self._tmp))
+        self.private_copy_path = Path(self._tmp)
         # removed on close(), or when the reader is garbage-collected or the process exits
-        self._cleanup = weakref.finalize(self, shutil.rmtree, self._tmp, ignore_errors=True)
+        self._cleanup = weakref.finalize(self, _remove_copy, self._tmp)
         free = shutil.disk_usage(self._tmp).free
         if size > free:
             self.close()
             raise StoreError(f"reading {self.kind} read-only needs a private copy of {path} ({size / 1e9:.2f} GB) "
-                             f"but {tempfile.gettempdir()} has {free / 1e9:.2f} GB free: set TMPDIR to a bigger disk")
+                             f"but {root} has {free / 1e9:.2f} GB free: choose an --out on a bigger disk")
         dest = Path(self._tmp) / path.name
         try:
             if only is not None:
@@ -111,15 +180,25 @@ class BaseReader:
         except OSError as exc:
             self.close()
             raise StoreError(f"cannot copy {path} to read it: {exc}") from None
+        except BaseException:  # Ctrl-C or SIGTERM while copying
+            self.close()
+            raise
         what = "of the store" if only is None else "of the parts of the store it reads (" + ", ".join(only) + ")"
         self.notes.append(f"{self.label} has no read-only mode, so the audit read a private copy "
-                          f"({size / 1e6:.1f} MB) {what}; the original was not opened by the client")
+                          f"({size / 1e6:.1f} MB) {what} at {self._tmp}; the original was not opened by the client")
         return dest
+
+    #: where this reader's private copy lives (None: it reads the store itself)
+    private_copy_path: Path | None = None
 
     def close(self) -> None:
         if self._tmp:
+            where = self._tmp
             self._cleanup()
             self._tmp = None
+            gone = not os.path.exists(where)
+            self.notes.append(f"the private copy at {where} was {'removed' if gone else 'NOT removed (delete it)'} "
+                              "when the reader closed")
 
     def __enter__(self):
         return self

@@ -16,7 +16,7 @@ from urllib.parse import ParseResult, parse_qsl, urlparse
 from ...errors import InputError
 from .base import StoreReader, redact
 
-__all__ = ["Scheme", "register", "schemes", "open_store", "uri_forms"]
+__all__ = ["Scheme", "register", "schemes", "open_store", "uri_forms", "check_uri"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,27 @@ def uri_forms() -> list[str]:
             seen.add(s.form)
             out.append(s.form)
     return out
+
+
+def check_uri(uri: str) -> None:
+    """Refuse, with one line, a store URI whose scheme is unknown or whose file or folder does not exist,
+    without importing any store client (so that a command can check its arguments before loading)."""
+    names = ", ".join(s.name + "://" for s in schemes())
+    if not isinstance(uri, str) or "://" not in uri:
+        raise InputError(f"'{uri}' is not a store URI: use one of {names}")
+    parsed = urlparse(uri)
+    scheme = _SCHEMES.get(parsed.scheme.lower())
+    if scheme is None:
+        raise InputError(f"unknown store URI scheme '{parsed.scheme}' in '{redact(uri)}': supported: {names}")
+    if scheme.path_based:
+        from .base import uri_path
+
+        if not parsed.query and "&" in parsed.path:
+            parsed = parsed._replace(path=parsed.path.partition("&")[0])
+        path = uri_path(parsed, uri)
+        if not path.exists():
+            raise InputError(f"no {scheme.name} store at '{path}' (from {redact(uri)}): check the path "
+                             f"({scheme.form}; three slashes for an absolute path)")
 
 
 def open_store(uri: str) -> StoreReader:
