@@ -11,10 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from test_stores import IDS, TEXTS, build, vectors  # noqa: F401  (fixtures shared with test_stores)
+from test_stores import IDS, TEXTS, build
 from unembed.audit import Audit, audit
 from unembed.audit import shards
 from unembed.errors import InputError

@@ -2,12 +2,10 @@
 9, 10, 11 and 13)."""
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
