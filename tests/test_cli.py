@@ -70,7 +70,7 @@ def test_train_through_the_cli_and_resume(tmp_path, corpus_file):
                                   "non_utf8", "unreachable"])
 def test_bad_input_gives_one_line_and_exit_2(case, tiny_run, tmp_path):
     if case in ("wrong_dim", "nan", "empty"):
-        arr = {"wrong_dim": np.zeros((2, 100)), "nan": np.full((2, 384), np.nan), "empty": np.zeros((0, 384))}[case]
+        arr = {"wrong_dim": np.random.default_rng(0).standard_normal((2, 100)), "nan": np.full((2, 384), np.nan), "empty": np.zeros((0, 384))}[case]
         f = tmp_path / "v.npy"
         np.save(f, arr.astype(np.float32))
         line = one_error_line(run("invert", "--inverter", tiny_run, "--vectors", f, check_code=2))
