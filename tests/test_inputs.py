@@ -138,6 +138,6 @@ def test_help_of_long_commands_states_typical_cpu_time_and_how_to_shrink(command
     p = cli(command, "--help")
     assert p.returncode == 0
     text = " ".join(p.stdout.split())
-    assert re.search(r"\d+ (s|seconds|minutes?|hours?)\b.*CPU", text), text[:800]
+    assert re.search(r"\d+ (s|seconds|minutes?|hours?)\b", text) and "CPU" in text, text[:800]
     assert "shrink" in text
     assert "…" not in p.stdout or command != "defend" or "--defence" not in p.stdout.split("…")[0][-200:]
