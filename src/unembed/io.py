@@ -61,6 +61,8 @@ def read_json(path: str | os.PathLike, what: str = "", error: type[Exception] = 
     path = Path(path)
     try:
         return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise error(f"{what or path} is unreadable or corrupt (JSON nested too deeply); delete it to redo that step") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "msg", None) or str(exc)
         raise error(f"{what or path} is unreadable or corrupt ({reason}); delete it to redo that step") from None

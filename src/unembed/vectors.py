@@ -25,10 +25,13 @@ def check_vectors(vectors, dim: int | None = None, what: str = "vectors", invert
     values are refused, naming the first offending row. With ``invertible`` (vectors about to be
     inverted), all-zero and constant rows are refused too, naming them (see the module docstring).
     """
+    if np.iscomplexobj(vectors):  # a cast to float32 would drop the imaginary parts without a word
+        raise InputError(f"{what} are complex numbers: embeddings are real; save the real vectors")
     try:
-        arr = np.asarray(vectors, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} are not a numeric array: {exc}") from None
+        with np.errstate(over="ignore", invalid="ignore"):  # values beyond float32 become inf, refused below
+            arr = np.asarray(vectors, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InputError(f"{what} are not a numeric array: {' '.join(str(exc).split())[:200]}") from None
     if arr.ndim == 1 and arr.size:
         arr = arr[None, :]
     if arr.ndim != 2:
@@ -78,9 +81,11 @@ def load_vectors(path: str | Path) -> tuple[list[str] | None, np.ndarray]:
         raise InputError(f"{path} is a folder, not a vector file: give a .npy, .npz or .jsonl file")
     try:
         if suffix == ".npy":
-            return None, check_vectors(np.load(path, allow_pickle=False), what=f"vectors in {path}", invertible=True)
+            with open(path, "rb") as fh:  # opened here so that it is closed whatever np.load raises
+                array = np.load(fh, allow_pickle=False)
+            return None, check_vectors(array, what=f"vectors in {path}", invertible=True)
         if suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
+            with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
                 files = list(z.files)
                 arrays = [f for f in files if f != "ids"]
                 if "vectors" in files:
@@ -106,6 +111,9 @@ def load_vectors(path: str | Path) -> tuple[list[str] | None, np.ndarray]:
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno}): "
                                      "one JSON object a line") from None
+                except RecursionError:
+                    raise InputError(f"{path}:{n}: JSON nested too deeply to read: one JSON object a line, "
+                                     "its 'vector' a flat list of numbers") from None
                 if not isinstance(rec, dict):
                     raise InputError(f"{path}:{n}: a line must be a JSON object with a 'vector' field")
                 vec = rec.get("vector", rec.get("embedding"))

@@ -12,6 +12,7 @@ import signal
 import sys
 
 import click
+from rich.markup import escape
 
 from ..errors import UnembedError
 from . import audit, defend, glitch, inversion, lm, serve  # noqa: F401  (each registers its commands on app)
@@ -32,7 +33,8 @@ def main() -> None:
         # standalone_mode=False: click would turn Ctrl-C into "Aborted!" and exit code 1
         code = app(standalone_mode=False)
     except UnembedError as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        # the message may quote user input ("[/x]" is rich markup; a URI may hold a newline): escaped, one line
+        console.print(f"[red]error:[/red] {escape(' '.join(str(exc).split()))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (KeyboardInterrupt, click.exceptions.Abort):
         console.print("[red]interrupted[/red]: stopped by a signal; rerun with --resume where the command has it")

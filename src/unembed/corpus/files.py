@@ -66,6 +66,10 @@ def read_texts(path: str | Path) -> list[str]:
             raise CorpusError(
                 f"{path} line {lineno} is not valid JSON ({e.msg}); write one JSON object per line"
             ) from None
+        except RecursionError:
+            raise CorpusError(
+                f"{path} line {lineno} is JSON nested too deeply to read; write objects like {{\"text\": \"...\"}}"
+            ) from None
         if not isinstance(record, dict) or "text" not in record:
             raise CorpusError(
                 f'{path} line {lineno} has no "text" field; write objects like {{"text": "..."}}'

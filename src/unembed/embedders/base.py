@@ -226,7 +226,7 @@ def as_2d_float32(out: Any, name: str) -> np.ndarray:
 def read_json(path: Path, *, what: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise EmbedderError(f"cannot read {what} {path}: {one_line(exc)}; fix or restore the file") from exc
 
 

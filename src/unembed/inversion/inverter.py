@@ -298,6 +298,8 @@ class Inverter:
                 raise ValueError(f"max_tokens {max_tokens} does not fit max_positions {hcfg.transformer.max_positions}")
             if not isinstance(cfg.get("embedder"), dict):
                 raise ValueError("it records no embedder fingerprint")
+        except RecursionError:
+            raise CheckpointError(f"{cfg_file} is corrupt: JSON nested too deeply to read; restore it or retrain") from None
         except (ValueError, KeyError, TypeError, OSError) as exc:
             reason = " ".join(str(exc).split())[:300]
             raise CheckpointError(f"{cfg_file} is corrupt: {reason}; restore it or retrain") from None

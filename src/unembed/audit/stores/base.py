@@ -31,7 +31,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Protocol
-from urllib.parse import parse_qsl, unquote, urlparse
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -274,19 +274,21 @@ def _size(path: Path) -> int:
 
 
 def redact(uri: str) -> str:
-    """``uri`` without a password or an API key (for summaries and reports)."""
-    try:
-        parsed = urlparse(uri)
-        password = parsed.password
-    except ValueError:
-        return uri
-    out = uri
-    if password:
-        out = out.replace(f":{password}@", ":***@", 1)
-    for k, v in parse_qsl(parsed.query, keep_blank_values=True):
-        if k.lower() in ("api_key", "apikey", "password", "token") and v:
-            out = re.sub(rf"([?&]{re.escape(k)}=)[^&#]*", r"\1***", out)
-    return out
+    """``uri`` without a password or an API key, on one printable line (for summaries, reports and errors).
+
+    Read without ``urlparse``, which refuses some malformed URIs (``[`` in the host): a password is
+    hidden in those too."""
+    uri = str(uri)
+    scheme, sep, rest = uri.partition("://")
+    if sep:
+        end = min([i for i in (rest.find(c) for c in "/?#") if i >= 0], default=len(rest))
+        netloc = rest[:end]
+        user, at, host = netloc.rpartition("@")
+        if at and ":" in user and user.partition(":")[2]:
+            rest = f"{user.partition(':')[0]}:***@{host}{rest[end:]}"
+        uri = scheme + sep + rest
+    uri = re.sub(r"([?&](?:api_key|apikey|password|token)=)[^&#]+", r"\1***", uri, flags=re.IGNORECASE)
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in uri)
 
 
 def uri_path(parsed, uri: str) -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import ParseResult, parse_qsl, urlparse
 
-from ...errors import InputError
+from ...errors import InputError, UnembedError
 from .base import StoreReader, redact
 
 __all__ = ["Scheme", "register", "schemes", "open_store", "uri_forms", "check_uri"]
@@ -79,8 +79,8 @@ def check_uri(uri: str) -> None:
     without importing any store client (so that a command can check its arguments before loading)."""
     names = ", ".join(s.name + "://" for s in schemes())
     if not isinstance(uri, str) or "://" not in uri:
-        raise InputError(f"'{uri}' is not a store URI: use one of {names}")
-    parsed = urlparse(uri)
+        raise InputError(f"'{redact(str(uri))}' is not a store URI: use one of {names}")
+    parsed = _parse(uri)
     scheme = _SCHEMES.get(parsed.scheme.lower())
     if scheme is None:
         raise InputError(f"unknown store URI scheme '{parsed.scheme}' in '{redact(uri)}': supported: {names}")
@@ -95,13 +95,20 @@ def check_uri(uri: str) -> None:
                              f"({scheme.form}; three slashes for an absolute path)")
 
 
+def _parse(uri: str) -> ParseResult:
+    try:
+        return urlparse(uri)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unbalanced [ or ] in the host
+        raise InputError(f"'{redact(uri)}' is not a valid URI ({exc}): check its host") from None
+
+
 def open_store(uri: str) -> StoreReader:
     """A read-only reader for ``uri``; the scheme picks the reader (see :func:`uri_forms`)."""
     names = ", ".join(s.name + "://" for s in schemes())
     if not isinstance(uri, str) or "://" not in uri:
-        raise InputError(f"'{uri}' is not a store URI: use one of {names}")
+        raise InputError(f"'{redact(str(uri))}' is not a store URI: use one of {names}")
     raw = uri
-    parsed = urlparse(uri)
+    parsed = _parse(uri)
     scheme = _SCHEMES.get(parsed.scheme.lower())
     if scheme is None:
         raise InputError(f"unknown store URI scheme '{parsed.scheme}' in '{redact(raw)}': supported: {names}")
@@ -110,4 +117,10 @@ def open_store(uri: str) -> StoreReader:
         path, _, rest = parsed.path.partition("&")
         parsed = parsed._replace(path=path, query=rest)
     query = {k: v for k, v in parse_qsl(parsed.query, keep_blank_values=True)}
-    return scheme.open(raw, parsed, query)
+    try:
+        return scheme.open(raw, parsed, query)
+    except UnembedError as exc:  # readers quote the URI: shown without its password or key, on one line
+        message = " ".join(str(exc).replace(raw, redact(raw)).split())
+        if message == str(exc):
+            raise
+        raise type(exc)(message) from None
