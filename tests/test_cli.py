@@ -1,4 +1,5 @@
 """The command line through its real entry point (the installed `unembed` script)."""
+import io
 import json
 import os
 import shutil
@@ -98,3 +99,58 @@ def test_bad_input_gives_one_line_and_exit_2(case, tiny_run, tmp_path):
         line = one_error_line(run("embed", "--texts", tiny_run / "corpus" / "test.txt", "--out", tmp_path / "x.npy",
                                   "--embedder", "http://127.0.0.1:9/v1?model=x", check_code=2))
         assert "127.0.0.1:9" in line
+
+
+# -- help and tables in an 80-column terminal (issue 13, defect 13) --------------------------------------
+
+
+def help_at_80_columns(command: str) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "80", "OMP_NUM_THREADS": "1"}
+    env.pop("TERMINAL_WIDTH", None)
+    p = subprocess.run([UNEMBED, command, "--help"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p.stdout
+
+
+def test_defend_help_shows_the_whole_default_defence_list_uncut():
+    from unembed.defences.config import DEFAULT_DEFENCES
+
+    text = help_at_80_columns("defend")
+    assert "…" not in text and "..." not in text
+    flat = " ".join(line.strip(" │") for line in text.splitlines())
+    flat = " ".join(flat.split())
+    assert f"(default: {DEFAULT_DEFENCES.replace(',', ', ')})" in flat, flat[:3000]
+
+
+@pytest.mark.parametrize("command", ["defend", "glitch"])
+def test_every_help_line_of_the_long_commands_fits_80_columns(command):
+    lines = help_at_80_columns(command).splitlines()
+    too_long = [line for line in lines if len(line) > 80]
+    assert lines and not too_long, too_long[:3]
+
+
+def test_the_defend_results_table_fits_80_columns_and_cuts_no_spec():
+    from rich.console import Console
+
+    from unembed.cli.defend import results_table
+    from unembed.defences.config import DEFAULT_DEFENCES
+    from unembed.defences.results import DefenceResult, DefendResult
+    from unembed.signature import Signature
+
+    specs = ["none", *DEFAULT_DEFENCES.split(","), "mask:0.5", "pq:48x8"]
+    rows = []
+    for k, spec in enumerate(specs):  # the widest values each column can hold
+        bleu = {"bleu": 100.0 - k, "token_f1": 0.0, "cosine": 0.0}
+        rows.append(DefenceResult(
+            defence=spec, family=spec.split(":")[0], strength=0.0, description="", recall_at_10=0.46,
+            ndcg_at_10=0.467, leakage={"non_adaptive": dict(bleu), "adaptive": {**bleu, "kind": "least squares, k=1000"}},
+            attacks=[], distortion=0.0, details={}, examples=[], seconds=0.0, pareto=k % 2 == 0, recommended=k == 3))
+    results = DefendResult(signature=Signature({"n": 200}, kind="defend"), threshold=10.0,
+                           recommendation={"text": ""}, retrieval={}, settings={}, defences=rows)
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(results_table(results))
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= 80 and "…" not in text
+    for spec in specs:
+        assert spec in text, spec  # whole, not folded or cut
