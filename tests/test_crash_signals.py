@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from conftest import template_sentences
+
 
 def cli(*args) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
@@ -31,7 +33,9 @@ def leftovers(folder: Path) -> list[Path]:
 
 
 @pytest.mark.timeout(900)
-def test_sigterm_during_train_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path, corpus_file):
+def test_sigterm_during_train_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
+    corpus_file = tmp_path / "corpus.txt"  # small: each run embeds it with MiniLM first
+    corpus_file.write_text("\n".join(template_sentences(80)) + "\n")
     args = ["--corpus", corpus_file, "--model", "tiny", "--init", "random", "--hypothesizer-steps", 30,
             "--corrector-steps", 0, "--batch-size", 8, "--eval-every", 0, "--save-every", 3, "--warmup-steps", 2,
             "--n-validation", 5, "--n-test", 5, "--mixed-precision", "no"]
