@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,18 @@ def corpus_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
     path.write_text("\n".join(template_sentences()) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The system's (Debian's) Chromium, for the browser tests: skipped where it is not installed,
+    failed on CI, where it must be."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium (.ci/run does)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return exe
 
 
 @pytest.fixture(scope="session")
