@@ -8,32 +8,22 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import unembed
 from unembed.errors import InputError
 from unembed.glitch import (REPEAT_PROMPTS, audit_vocabulary, crossfit_magikarp, fill, kmeans, known_unused,
                             load_vocab_model, roc_auc, tokenizer_checks)
+from unembed_command import run
 
-UNEMBED = shutil.which("unembed", path=str(Path(sys.executable).parent)) or "unembed"
-SRC = str(Path(unembed.__file__).resolve().parents[1])  # the code under test, also for the subprocess
 
 WORDS = ("apple river stone cloud garden window silver pencil ladder castle forest candle rocket mirror "
          "tiger bottle planet violin marble basket shadow hammer jacket lemon orbit puzzle saddle tunnel "
          "wizard yellow anchor bridge copper dragon engine falcon glacier harbor island jungle kettle "
          "lantern meadow nickel oyster parrot quartz ribbon spider throne umbrella velvet walnut zebra").split()
-
-
-def run(*args, code=0):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": SRC}
-    p = subprocess.run([UNEMBED, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == code, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-    return p
 
 
 # --------------------------------------------------------------------------------------------------

@@ -5,37 +5,24 @@ command line, and bad input."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import unembed
 from unembed.errors import InputError, TargetError
 from unembed.lm import SpanProjection, load_lm_inverter, load_target, parse_access
 from unembed.lm.access import probe_tokens
 from unembed.lm.defences import defence_cost, defended, parse_defences
 from unembed.lm.serve import serve_in_thread
 from unembed.lm.training import LMTrainConfig, train_lm
+from unembed_command import run
 
-UNEMBED = shutil.which("unembed", path=str(Path(sys.executable).parent)) or "unembed"
-SRC = str(Path(unembed.__file__).resolve().parents[1])
 NOUNS = "apple river stone cloud garden window silver pencil ladder castle forest candle".split()
 VERBS = "near behind under above".split()
-
-
-def run(*args, code=0):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": SRC}
-    p = subprocess.run([UNEMBED, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == code, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-    return p
 
 
 @pytest.fixture(scope="module")
