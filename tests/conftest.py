@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,60 @@ def corpus_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
     path.write_text("\n".join(template_sentences()) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The system's (Debian's) Chromium, for the browser tests: skipped where it is not installed,
+    failed on CI, where it must be."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium (.ci/run does)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm():
+    """A builder of tiny Llama causal LMs (untied output matrix, word-level tokenizer) trained here:
+    ``build(folder, texts, tokens, eos=..., hidden=..., layers=..., heads=..., max_positions=...,
+    steps=..., rng=...)`` trains one for ``steps`` AdamW steps on batches of 16 of ``texts`` drawn
+    with ``rng``, and saves the model and its tokenizer in ``folder``. The vocabulary is ``eos``,
+    ``[UNK]``, then ``tokens``; the feed-forward is twice ``hidden`` wide."""
+
+    def build(folder: Path, texts: list[str], tokens: list[str], *, eos: str, hidden: int, layers: int, heads: int,
+              max_positions: int, steps: int, rng: random.Random) -> Path:
+        import torch
+        from tokenizers import Tokenizer, models, pre_tokenizers
+        from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+        vocab = {t: i for i, t in enumerate([eos, "[UNK]"] + list(tokens))}
+        tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=eos, pad_token=eos, unk_token="[UNK]")
+        cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=hidden, intermediate_size=2 * hidden,
+                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                          max_position_embeddings=max_positions, tie_word_embeddings=False, bos_token_id=0,
+                          eos_token_id=0, pad_token_id=0)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a model this small gains nothing from more, and loses much when the CPU is shared
+        torch.manual_seed(0)
+        lm = LlamaForCausalLM(cfg)
+        opt = torch.optim.AdamW(lm.parameters(), lr=3e-3, weight_decay=0.01)
+        lm.train()
+        for _ in range(steps):
+            enc = fast(rng.sample(texts, 16), return_tensors="pt", padding=True)
+            labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
+            lm(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=labels).loss.backward()
+            opt.step()
+            opt.zero_grad()
+        torch.set_num_threads(threads)
+        lm.save_pretrained(folder)
+        fast.save_pretrained(folder)
+        return folder
+
+    return build
 
 
 @pytest.fixture(scope="session")

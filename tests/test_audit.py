@@ -263,23 +263,13 @@ def one_error_line(p) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is needed for the report test: apt-get install chromium (.ci/run does)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return exe
-
-
-def render(url: str, width: int = 1280, height: int = 2000, timeout: float = 90.0):
-    """Load ``url`` in headless Chromium driven over its DevTools pipe.
+def render(exe: str, url: str, width: int = 1280, height: int = 2000, timeout: float = 90.0):
+    """Load ``url`` in headless Chromium (the executable ``exe``) driven over its DevTools pipe.
 
     Returns (PNG screenshot, every URL the page requested), from the page's own Network events, so
     the browser's background traffic is not mistaken for the page's. A dead proxy on the loopback
     address keeps anything from leaving the machine during the test whatever happens.
     """
-    exe = chromium()
     r_in, w_in = os.pipe()
     r_out, w_out = os.pipe()
     profile = tempfile.mkdtemp(prefix="unembed-chromium-")
@@ -361,22 +351,22 @@ def external(urls):
     return [u for u in urls if not u.startswith(("file:", "data:", "about:"))]
 
 
-def test_request_detector_sees_what_a_page_fetches(tmp_path):
+def test_request_detector_sees_what_a_page_fetches(tmp_path, chromium):
     page = tmp_path / "control.html"
     page.write_text('<html><body><h1>control</h1><img src="http://unembed-test.invalid/x.png">'
                     '<link rel="stylesheet" href="https://unembed-test.invalid/a.css"></body></html>')
-    _, urls = render(page.as_uri(), height=400)
+    _, urls = render(chromium, page.as_uri(), height=400)
     assert sorted(external(urls)) == ["http://unembed-test.invalid/x.png", "https://unembed-test.invalid/a.css"]
 
 
-def test_report_renders_offline_and_is_not_blank(tmp_path, tiny_inverter, vectors):
+def test_report_renders_offline_and_is_not_blank(tmp_path, tiny_inverter, vectors, chromium):
     from matplotlib.image import imread
 
     uri, _ = build("faiss", tmp_path, vectors)
     audit(uri, tiny_inverter, tmp_path / "a", steps=1, beam=2)
     html = (tmp_path / "a" / "report.html").read_text()
     assert "http://" not in html.replace('http-equiv', '') and "https://" not in html and "<script" not in html
-    png, urls = render((tmp_path / "a" / "report.html").as_uri())
+    png, urls = render(chromium, (tmp_path / "a" / "report.html").as_uri())
     assert external(urls) == [], external(urls)
     assert sum(u.startswith("data:image/png") for u in urls) == 4  # the four plots, from the page itself
     shot = tmp_path / "shot.png"

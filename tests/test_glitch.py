@@ -8,32 +8,22 @@ import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-import unembed
 from unembed.errors import InputError
 from unembed.glitch import (REPEAT_PROMPTS, audit_vocabulary, crossfit_magikarp, fill, kmeans, known_unused,
                             load_vocab_model, roc_auc, tokenizer_checks)
+from unembed_command import run
 
-UNEMBED = shutil.which("unembed", path=str(Path(sys.executable).parent)) or "unembed"
-SRC = str(Path(unembed.__file__).resolve().parents[1])  # the code under test, also for the subprocess
 
 WORDS = ("apple river stone cloud garden window silver pencil ladder castle forest candle rocket mirror "
          "tiger bottle planet violin marble basket shadow hammer jacket lemon orbit puzzle saddle tunnel "
          "wizard yellow anchor bridge copper dragon engine falcon glacier harbor island jungle kettle "
          "lantern meadow nickel oyster parrot quartz ribbon spider throne umbrella velvet walnut zebra").split()
-
-
-def run(*args, code=0):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": SRC}
-    p = subprocess.run([UNEMBED, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == code, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-    return p
 
 
 # --------------------------------------------------------------------------------------------------
@@ -42,15 +32,11 @@ def run(*args, code=0):
 
 
 @pytest.fixture(scope="module")
-def tiny_lm(tmp_path_factory):
+def tiny_lm(tmp_path_factory, tiny_causal_lm):
     """A 2-layer Llama (untied output matrix) with a word-level tokenizer, trained for 150 steps on
     sentences and repeat prompts that use only 36 of its 54 content words. The other 18 never appear
     in training, so their rows are truly under-trained. The tokenizer also holds 16 ``<unusedN>``
     slots (unreachable, like BERT's ``[unusedN]``)."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     rng = random.Random(0)
     words = list(WORDS)
     rng.shuffle(words)
@@ -61,30 +47,9 @@ def tiny_lm(tmp_path_factory):
 
     train = sentences(300) + [fill(t, w) for w in seen for _, t in REPEAT_PROMPTS] * 4
     pieces = sorted(set(t for text in train for t in re.findall(r"\w+|[^\w\s]+", text)) | set(words))
-    vocab = {t: i for i, t in enumerate(["<|endoftext|>", "[UNK]"] + [f"<unused{i}>" for i in range(16)] + pieces)}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
-                                   unk_token="[UNK]")
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
-                      tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, pad_token_id=0)
-    torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 64-wide model gains nothing from more, and loses much when the CPU is shared
-    lm = LlamaForCausalLM(cfg)
-    opt = torch.optim.AdamW(lm.parameters(), lr=3e-3, weight_decay=0.01)
-    lm.train()
-    for _ in range(150):
-        enc = fast(rng.sample(train, 16), return_tensors="pt", padding=True)
-        labels = enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)
-        lm(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], labels=labels).loss.backward()
-        opt.step()
-        opt.zero_grad()
-    torch.set_num_threads(threads)
-    folder = tmp_path_factory.mktemp("tiny_lm") / "model"
-    lm.save_pretrained(folder)
-    fast.save_pretrained(folder)
+    folder = tiny_causal_lm(tmp_path_factory.mktemp("tiny_lm") / "model", train,
+                            [f"<unused{i}>" for i in range(16)] + pieces, eos="<|endoftext|>", hidden=64, layers=2,
+                            heads=4, max_positions=256, steps=150, rng=rng)
     return folder, seen, unseen
 
 

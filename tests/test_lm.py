@@ -5,70 +5,36 @@ command line, and bad input."""
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import unembed
 from unembed.errors import InputError, TargetError
 from unembed.lm import SpanProjection, load_lm_inverter, load_target, parse_access
 from unembed.lm.access import probe_tokens
 from unembed.lm.defences import defence_cost, defended, parse_defences
 from unembed.lm.serve import serve_in_thread
 from unembed.lm.training import LMTrainConfig, train_lm
+from unembed_command import run
 
-UNEMBED = shutil.which("unembed", path=str(Path(sys.executable).parent)) or "unembed"
-SRC = str(Path(unembed.__file__).resolve().parents[1])
 NOUNS = "apple river stone cloud garden window silver pencil ladder castle forest candle".split()
 VERBS = "near behind under above".split()
 
 
-def run(*args, code=0):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": SRC}
-    p = subprocess.run([UNEMBED, *map(str, args)], capture_output=True, text=True, env=env, timeout=600)
-    assert p.returncode == code, (p.returncode, p.stdout[-2000:], p.stderr[-2000:])
-    return p
-
-
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, tiny_causal_lm):
     """A 1-layer Llama (hidden size 16, untied output matrix, word-level vocabulary) trained for 80
     steps on "the X is near the Y ." sentences; its folder, and a prompt file of such sentences."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     rng = random.Random(0)
     sents = sorted({f"the {a} is {v} the {b} ." for a in NOUNS for b in NOUNS for v in VERBS if a != b})
     pieces = sorted(set(t for x in sents for t in re.findall(r"\w+|[^\w\s]+", x)) | {"repeat", "text", ":"})
-    vocab = {t: i for i, t in enumerate(["<eos>", "[UNK]"] + pieces)}
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<eos>", unk_token="[UNK]")
-    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=128,
-                      tie_word_embeddings=False, bos_token_id=0, eos_token_id=0, pad_token_id=0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    lm = LlamaForCausalLM(cfg)
-    opt = torch.optim.AdamW(lm.parameters(), lr=3e-3)
-    for _ in range(80):
-        enc = fast(rng.sample(sents, 16), return_tensors="pt", padding=True)
-        lm(**enc, labels=enc["input_ids"].masked_fill(enc["attention_mask"] == 0, -100)).loss.backward()
-        opt.step()
-        opt.zero_grad()
-    torch.set_num_threads(threads)
     root = tmp_path_factory.mktemp("tiny_causal")
-    lm.save_pretrained(root / "model")
-    fast.save_pretrained(root / "model")
+    tiny_causal_lm(root / "model", sents, pieces, eos="<eos>", hidden=16, layers=1, heads=2, max_positions=128,
+                   steps=80, rng=rng)
     prompts = root / "prompts.txt"
     prompts.write_text("\n".join(rng.sample(sents, 240)) + "\n")
     return root / "model", prompts

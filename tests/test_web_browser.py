@@ -3,8 +3,6 @@ browser through ``executable_path``; no browser is downloaded). The live inversi
 opened from the runs list, an audit started from the page, and a screenshot that is not blank."""
 from __future__ import annotations
 
-import os
-import shutil
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -19,15 +17,6 @@ from webserver import live_inversion, running, served_folder  # noqa: E402
 SENTENCE = "Carol lives in Oslo and works as a pilot."
 
 
-def chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium (.ci/run does)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return exe
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_run, minilm, vectors):  # noqa: F811
     from unembed import load_inverter
@@ -39,9 +28,9 @@ def site(tmp_path_factory, tiny_run, minilm, vectors):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(chromium):
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         yield b
         b.close()
 

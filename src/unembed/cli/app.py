@@ -6,6 +6,7 @@ themselves on :data:`app`; ``unembed.cli.main`` runs it. Defaults come from the 
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import MISSING, fields
 from typing import Optional
 
@@ -30,6 +31,31 @@ def default(config_class, name: str):
                 return f.default_factory()  # type: ignore[misc]
             break
     raise KeyError(f"{config_class.__name__} has no default for {name}")
+
+
+# The options every training command takes alike (`unembed train`, `unembed lm train`): the training
+# loop's whole numbers, each default read from the command's own config class, and --resume.
+LOOP_OPTIONS = ("batch_size", "warmup_steps", "eval_every", "save_every", "n_validation", "n_test", "seed")
+
+
+def with_loop_options(config_class):
+    """Adds :data:`LOOP_OPTIONS` (defaults from ``config_class``) and ``--resume`` to a typer command,
+    after its own options; the command takes them as keyword arguments (``**loop``)."""
+
+    def decorate(command):
+        sig = inspect.signature(command)
+        own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=int,
+                                   default=typer.Option(default(config_class, name)))
+                 for name in LOOP_OPTIONS]
+        added.append(inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                                       default=typer.Option(False, "--resume",
+                                                            help="continue the run in --out where it stopped")))
+        command.__signature__ = sig.replace(parameters=own + added)
+        command.__annotations__ = {**command.__annotations__, **{p.name: p.annotation for p in added}}
+        return command
+
+    return decorate
 
 
 def check_run_args(steps: int | None = None, beam: int | None = None, batch_size: int | None = None,

@@ -10,7 +10,8 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..inversion.training.config import TrainConfig
-from .app import PRECISION_HELP, app, check_run_args, check_texts_given, console, default, load_for_cli, out
+from .app import (PRECISION_HELP, app, check_run_args, check_texts_given, console, default, load_for_cli, out,
+                  with_loop_options)
 from .progress import RichReporter, bars, counting
 
 
@@ -19,6 +20,7 @@ def _t(name: str):
 
 
 @app.command()
+@with_loop_options(TrainConfig)
 def train(
     out_dir: Path = typer.Option(..., "--out", help="run folder; the trained inverter is saved here"),
     start_from: Optional[str] = typer.Option(
@@ -31,7 +33,6 @@ def train(
     init: str = typer.Option(_t("init"), help="bert (warm-start from MiniLM's weights) or random (not with --from)"),
     max_tokens: int = typer.Option(_t("max_tokens"), help="longest text, in tokens"),
     train_texts: int = typer.Option(_t("train_texts"), help="train on a seeded sample of this many corpus texts (0: all)"),
-    batch_size: int = typer.Option(_t("batch_size")),
     hypothesizer_steps: int = typer.Option(_t("hypothesizer_steps")),
     corrector_steps: int = typer.Option(_t("corrector_steps")),
     corrector_examples: int = typer.Option(_t("corrector_examples"), help="training texts given a hypothesis (0: all)"),
@@ -39,28 +40,21 @@ def train(
                                          help="rounds of the corrector's own outputs it learns from (1: round 0 only)"),
     lr: float = typer.Option(_t("lr"), help="learning rate of fresh parameters"),
     lr_pretrained: float = typer.Option(_t("lr_pretrained"), help="of warm-started ones (with --from: of all)"),
-    warmup_steps: int = typer.Option(_t("warmup_steps")),
-    eval_every: int = typer.Option(_t("eval_every")),
-    save_every: int = typer.Option(_t("save_every")),
     mixed_precision: str = typer.Option(_t("mixed_precision"), help="auto, bf16, fp16, no"),
     export_dtype: str = typer.Option(_t("export_dtype"), help="float32, float16, bfloat16 or int8 (per-row weight "
                                                               "quantisation) weights in the inverter folder"),
-    n_validation: int = typer.Option(_t("n_validation")),
-    n_test: int = typer.Option(_t("n_test")),
-    seed: int = typer.Option(_t("seed")),
-    resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped"),
+    **loop,
 ):
     """Train an inverter (hypothesizer, then corrector) for an embedder on a corpus, or continue one (--from).
 
     Time on a 2-core CPU (bf16): about 41 examples/s for the small hypothesizer and 23 for its corrector, so the defaults (2,000 + 2,000 steps of 64) take about 2.5 hours; shrink with --hypothesizer-steps, --corrector-steps and --batch-size. Interrupt at any time (Ctrl-C): --resume continues where it stopped.
     """
+    resume = loop.pop("resume")
     cfg = TrainConfig(out=str(out_dir), embedder=embedder, corpus=corpus, model=model, init=init,
-                      start_from=start_from, max_tokens=max_tokens, train_texts=train_texts, batch_size=batch_size,
+                      start_from=start_from, max_tokens=max_tokens, train_texts=train_texts,
                       hypothesizer_steps=hypothesizer_steps, corrector_steps=corrector_steps,
                       corrector_examples=corrector_examples, corrector_rounds=corrector_rounds, lr=lr,
-                      lr_pretrained=lr_pretrained, warmup_steps=warmup_steps, eval_every=eval_every,
-                      save_every=save_every, mixed_precision=mixed_precision, export_dtype=export_dtype,
-                      n_validation=n_validation, n_test=n_test, seed=seed)
+                      lr_pretrained=lr_pretrained, mixed_precision=mixed_precision, export_dtype=export_dtype, **loop)
     cfg.check()  # bad options fail before anything loads
     from ..inversion.training import train as run_training
 

@@ -9,7 +9,7 @@ import typer
 
 from ..errors import InputError
 from ..lm.training import LMTrainConfig
-from .app import app, console, default, out
+from .app import app, console, default, out, with_loop_options
 from .progress import RichReporter, bars
 
 lm_app = typer.Typer(no_args_is_help=True, help="Recover hidden prompts from a language model's next-token "
@@ -50,6 +50,7 @@ def _inverter_and_target(inverter: Optional[str], target: Optional[str]):
 
 
 @lm_app.command("train")
+@with_loop_options(LMTrainConfig)
 def lm_train(
     out_dir: Path = typer.Option(..., "--out", help="run folder: cache/, checkpoints/, inverter/, metrics"),
     target: str = typer.Option(_d("target"), help=TARGET_HELP),
@@ -60,19 +61,12 @@ def lm_train(
     model: str = typer.Option(_d("model"), help="inverter size: tiny, small, base"),
     init: str = typer.Option(_d("init"), help="bert (decoder warm-started from MiniLM; small/base) or random"),
     steps: int = typer.Option(_d("steps")),
-    batch_size: int = typer.Option(_d("batch_size")),
     lr: float = typer.Option(_d("lr")),
-    warmup_steps: int = typer.Option(_d("warmup_steps")),
-    eval_every: int = typer.Option(_d("eval_every")),
-    save_every: int = typer.Option(_d("save_every")),
-    n_validation: int = typer.Option(_d("n_validation")),
-    n_test: int = typer.Option(_d("n_test")),
     max_prompt_tokens: int = typer.Option(_d("max_prompt_tokens")),
     sample_tokens: int = typer.Option(_d("sample_tokens"), help="samples: tokens of each sampled output"),
     mixed_precision: str = typer.Option(_d("mixed_precision"), help="no, bf16, fp16"),
     dtype: str = typer.Option(_d("dtype"), help="weights on disk: float32, float16 or int8"),
-    seed: int = typer.Option(_d("seed")),
-    resume: bool = typer.Option(False, "--resume", help="continue the run in --out where it stopped"),
+    **loop,
 ):
     """Train an LM inverter: observe the target on prompts (cached, resumable), then train the encoder-decoder.
 
@@ -82,14 +76,13 @@ def lm_train(
     from ..lm.access import parse_access
     from ..lm.training import train_lm
 
+    resume = loop.pop("resume")
     parse_access(access)  # a bad spec fails before anything loads
     if (out_dir / "lm_train.json").exists() and not resume:
         raise InputError(f"{out_dir} already holds a run: pass --resume to continue it, or use another --out")
     cfg = LMTrainConfig(out=str(out_dir), target=target, access=access, prompts=prompts, train_prompts=train_prompts,
-                        model=model, init=init, steps=steps, batch_size=batch_size, lr=lr, warmup_steps=warmup_steps,
-                        eval_every=eval_every, save_every=save_every, n_validation=n_validation, n_test=n_test,
-                        max_prompt_tokens=max_prompt_tokens, sample_tokens=sample_tokens,
-                        mixed_precision=mixed_precision, dtype=dtype, seed=seed)
+                        model=model, init=init, steps=steps, lr=lr, max_prompt_tokens=max_prompt_tokens,
+                        sample_tokens=sample_tokens, mixed_precision=mixed_precision, dtype=dtype, **loop)
     with bars(console) as p:
         folder = train_lm(cfg, reporter=RichReporter(p))
     console.print(f"[green]LM inverter saved to {folder}[/green]", highlight=False)

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..inversion.models.transformer import TransformerConfig, load_bert_weights
+from ..inversion.models.transformer import load_bert_weights
 from ..inversion.tokenization import Codec
-from ..inversion.training import PRESETS, Fitter, LoopSettings
+from ..inversion.training import Fitter, LoopSettings, check_model_size, preset_transformer
 from ..inversion.training.loop import accelerator
 from ..io import read_json, write_json
 from ..reporting import LogReporter, Reporter
@@ -92,8 +92,7 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
     reporter = reporter or LogReporter()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    if cfg.model not in PRESETS:
-        raise InputError(f"unknown model size '{cfg.model}': use one of {', '.join(PRESETS)}")
+    check_model_size(cfg.model)
     saved = out / "lm_train.json"
     if saved.exists():
         old = read_json(saved)
@@ -123,10 +122,7 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
     val = observe_split(target, access, list(corpus.validation), out / "cache" / "validation", reporter,
                         "observe validation", cfg.shard)
 
-    p = dict(PRESETS[cfg.model])
-    k = p.pop("n_pseudo_tokens")
-    tcfg = TransformerConfig(vocab_size=codec.vocab_size, max_positions=512, dropout=cfg.dropout,
-                             pad_id=codec.pad_id, bos_id=codec.bos_id, eos_id=codec.eos_id, **p)
+    tcfg, k = preset_transformer(cfg.model, codec.vocab_size, cfg.dropout, codec)
     feature_dim = 0 if obs.features is None else obs.features.shape[-1]
     mcfg = LMModelConfig(mode=access.mode, feature_dim=feature_dim, positions=access.positions,
                          n_pseudo_tokens=k if access.mode != "samples" else 0, transformer=tcfg)

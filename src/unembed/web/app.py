@@ -88,6 +88,19 @@ async def _body(request: Request, limit: int, what: str) -> bytes:
     return b"".join(chunks)
 
 
+def _media_type(request: Request) -> str:
+    """The request's Content-Type without its parameters, lower-cased ("" when it sends none)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _json_body(request: Request, limit: int):
+    """The request body parsed as JSON (TooLarge past ``limit`` bytes, InputError when it is not JSON)."""
+    try:
+        return json.loads(await _body(request, limit, "request"))
+    except ValueError:
+        raise InputError("the request body is not JSON") from None
+
+
 def read_upload(data: bytes, filename: str, row: int) -> tuple[np.ndarray, str | None, int]:
     """One row of an uploaded vector file (read without pickle), its original text if the file has
     one (.jsonl ``text`` or ``document``), and the number of rows."""
@@ -137,6 +150,29 @@ def create_app(folder: str | Path = ".", inverters: dict | None = None, host: st
     def busy(exc: Busy) -> JSONResponse:
         return _error(503, "busy", str(exc), {"Retry-After": str(exc.retry_after)})
 
+    async def read_settings(request: Request, what: str) -> dict:
+        """The JSON object of settings that starts an audit (``what``: "the audit's", ...)."""
+        if _media_type(request) != "application/json":
+            raise InputError(f"send {what} settings as JSON")
+        p = await _json_body(request, limits["max_json"])
+        if not isinstance(p, dict):
+            raise InputError("send a JSON object")
+        return p
+
+    def output_folder(p: dict) -> Path:
+        """The settings' ``out``: a folder strictly below the served one."""
+        rel = str(p.get("out") or "").strip()
+        if not rel:
+            raise InputError("name an output folder inside the served folder")
+        out = inside(root, rel)
+        if out == root:
+            raise InputError("the output folder must be a folder below the served one, not the served folder itself")
+        return out
+
+    def started(job: Job) -> JSONResponse:
+        return JSONResponse({"job": job.id, "events": f"/api/jobs/{job.id}/events", "out": job.info["out"]},
+                            status_code=202)
+
     # -- pages --------------------------------------------------------------------------------------
     async def home(request: Request):
         return HTMLResponse(pages.try_page(invs.names, limits))
@@ -163,13 +199,10 @@ def create_app(folder: str | Path = ".", inverters: dict | None = None, host: st
 
     # -- the inversion API ------------------------------------------------------------------------
     async def invert(request: Request):
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        ctype = _media_type(request)
         try:
             if ctype == "application/json":
-                try:
-                    params = json.loads(await _body(request, limits["max_json"], "request"))
-                except ValueError:
-                    raise InputError("the request body is not JSON") from None
+                params = await _json_body(request, limits["max_json"])
                 if not isinstance(params, dict):
                     raise InputError("send a JSON object: {\"text\": ..., \"steps\": ..., \"beam\": ...}")
                 text = params.get("text")
@@ -256,23 +289,11 @@ def create_app(folder: str | Path = ".", inverters: dict | None = None, host: st
     # -- audits and runs ----------------------------------------------------------------------------
     async def start_audit(request: Request):
         try:
-            if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-                raise InputError("send the audit's settings as JSON")
-            try:
-                p = json.loads(await _body(request, limits["max_json"], "request"))
-            except ValueError:
-                raise InputError("the request body is not JSON") from None
-            if not isinstance(p, dict):
-                raise InputError("send a JSON object")
+            p = await read_settings(request, "the audit's")
             store = p.get("store")
             if not isinstance(store, str) or not store.strip():
                 raise InputError("no store URI given (e.g. faiss:///path/index.faiss?texts=docs.jsonl)")
-            rel = str(p.get("out") or "").strip()
-            if not rel:
-                raise InputError("name an output folder inside the served folder")
-            out = inside(root, rel)
-            if out == root:
-                raise InputError("the output folder must be a folder below the served one, not the served folder itself")
+            out = output_folder(p)
             name = p.get("inverter") or invs.names[0]
             if name not in invs.names:
                 raise InputError(f"unknown inverter {name!r}: this server has {', '.join(invs.names)}")
@@ -288,26 +309,13 @@ def create_app(folder: str | Path = ".", inverters: dict | None = None, host: st
             job = audits.start(store.strip(), out, out.relative_to(root).as_posix(), name, **args)
         except Busy as exc:
             return busy(exc)
-        return JSONResponse({"job": job.id, "events": f"/api/jobs/{job.id}/events", "out": job.info["out"]},
-                            status_code=202)
+        return started(job)
 
     async def start_glitch(request: Request):
         try:
-            if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-                raise InputError("send the glitch audit's settings as JSON")
-            try:
-                p = json.loads(await _body(request, limits["max_json"], "request"))
-            except ValueError:
-                raise InputError("the request body is not JSON") from None
-            if not isinstance(p, dict):
-                raise InputError("send a JSON object")
+            p = await read_settings(request, "the glitch audit's")
             model = str(p.get("model") or "minilm").strip()
-            rel = str(p.get("out") or "").strip()
-            if not rel:
-                raise InputError("name an output folder inside the served folder")
-            out = inside(root, rel)
-            if out == root:
-                raise InputError("the output folder must be a folder below the served one, not the served folder itself")
+            out = output_folder(p)
             settings = {"clusters": _int(p.get("clusters"), "clusters", 1, 1000, 20),
                         "control": _int(p.get("control"), "control", 1, 100000, 200),
                         "known_unused_sample": _int(p.get("known_unused_sample"), "known_unused_sample", 0, 100000, 200),
@@ -325,8 +333,7 @@ def create_app(folder: str | Path = ".", inverters: dict | None = None, host: st
             job = audits.start_glitch(model, out, out.relative_to(root).as_posix(), settings)
         except Busy as exc:
             return busy(exc)
-        return JSONResponse({"job": job.id, "events": f"/api/jobs/{job.id}/events", "out": job.info["out"]},
-                            status_code=202)
+        return started(job)
 
     async def runs_api(request: Request):
         runs = await asyncio.to_thread(find_runs, root)

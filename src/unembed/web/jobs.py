@@ -16,6 +16,7 @@ with ``resume`` (the command line's ``--resume``).
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import math
@@ -49,6 +50,26 @@ class Busy(Exception):
 
 class Cancelled(Exception):
     """Raised inside a job's callbacks when it was asked to stop."""
+
+
+@contextlib.contextmanager
+def job_outcome(job: "Job", *, what: str, log_as: str, cancelled: str = "cancelled", uri: str | None = None):
+    """Runs a job's body and ends the job however the body ends: ``cancelled`` on a cancel, the error's
+    own line for an :class:`UnembedError` (with ``uri``'s secrets hidden), a one-line internal error
+    (the traceback logged as ``log_as``) for anything else, and "the ``what`` ended without a result"
+    when the body returned without finishing the job."""
+    try:
+        yield
+    except Cancelled:
+        job.emit("cancelled", message=cancelled)
+    except UnembedError as exc:
+        job.emit("error", message=str(exc) if uri is None else hide_secrets(str(exc), uri))
+    except Exception as exc:  # a bug, not the user's doing: logged, one line on the page
+        log.exception("%s %s failed", log_as, job.id)
+        job.emit("error", message=f"internal error ({type(exc).__name__}); the server log has the details")
+    finally:
+        if not job.finished:
+            job.emit("error", message=f"the {what} ended without a result")
 
 
 class Job:
@@ -187,19 +208,11 @@ class Worker:
                 self._announce()
             t0 = time.perf_counter()
             try:
-                job.state = "running"
-                with self.model_lock:
-                    work(job)
-            except Cancelled:
-                job.emit("cancelled", message="cancelled")
-            except UnembedError as exc:
-                job.emit("error", message=str(exc))
-            except Exception as exc:  # a bug, not the user's doing: logged, one line on the page
-                log.exception("job %s failed", job.id)
-                job.emit("error", message=f"internal error ({type(exc).__name__}); the server log has the details")
+                with job_outcome(job, what="job", log_as="job"):
+                    job.state = "running"
+                    with self.model_lock:
+                        work(job)
             finally:
-                if not job.finished:
-                    job.emit("error", message="the job ended without a result")
                 with self.cond:
                     self.running = None
                     self.seconds.append(time.perf_counter() - t0)
@@ -370,17 +383,29 @@ class AuditRunner:
         self.current: Job | None = None
         self.lock = threading.Lock()
 
+    def _claim(self, kind: str, info: dict) -> Job:
+        """A new job of ``kind``, registered as the one long job of the moment (Busy while another runs)."""
+        with self.lock:
+            if self.current is not None and not self.current.finished:
+                raise Busy("busy: an audit is running; wait for it to finish or cancel it", 30)
+            job = Job(kind, info)
+            self.registry.add(job)
+            self.current = job
+        return job
+
+    def _done(self, job: Job, out: Path, status, n) -> None:
+        """The ``done`` event of a long job, with the figures and report it left in ``out``."""
+        from .runs import read_run
+
+        run = read_run(self.root.resolve(), out)
+        job.emit("done", status=status, n=n, figures=run.figures if run else [], report=run.report if run else None)
+
     def start(self, store: str, out: Path, rel: str, inverter: str | None, steps: int, beam: int,
               limit: int | None, sample: int | None, seed: int, resume: bool) -> Job:
         from ..audit.stores import redact
 
-        with self.lock:
-            if self.current is not None and not self.current.finished:
-                raise Busy("busy: an audit is running; wait for it to finish or cancel it", 30)
-            job = Job("audit", {"store": redact(store), "out": rel, "steps": steps, "beam": beam, "limit": limit,
-                                "sample": sample, "seed": seed, "resume": resume, "inverter": inverter})
-            self.registry.add(job)
-            self.current = job
+        job = self._claim("audit", {"store": redact(store), "out": rel, "steps": steps, "beam": beam, "limit": limit,
+                                    "sample": sample, "seed": seed, "resume": resume, "inverter": inverter})
         thread = threading.Thread(target=self._run, name="unembed-audit", daemon=True,
                                   args=(job, store, out, inverter, steps, beam, limit, sample, seed, resume))
         thread.start()
@@ -389,7 +414,8 @@ class AuditRunner:
     def _run(self, job, store, out, inverter, steps, beam, limit, sample, seed, resume) -> None:
         from ..audit import Audit
 
-        try:
+        with job_outcome(job, what="audit", log_as="audit job", uri=store,
+                         cancelled="cancelled: the records written so far are kept; resume to continue"):
             job.state = "running"
             inv = Locked(self.inverters.get(inverter), self.model_lock, job)
             with Audit(store, inv, out, steps=steps, beam=beam, limit=limit, sample=sample, resume=resume,
@@ -405,31 +431,12 @@ class AuditRunner:
                     job.check_cancel()
 
                 summary = audit.run(progress=progress)
-            from .runs import read_run
-
-            run = read_run(self.root.resolve(), out)
-            job.emit("done", status=summary.get("status"), n=summary.get("n"),
-                     figures=run.figures if run else [], report=run.report if run else None)
-        except Cancelled:
-            job.emit("cancelled", message="cancelled: the records written so far are kept; resume to continue")
-        except UnembedError as exc:
-            job.emit("error", message=hide_secrets(str(exc), store))
-        except Exception as exc:
-            log.exception("audit job %s failed", job.id)
-            job.emit("error", message=f"internal error ({type(exc).__name__}); the server log has the details")
-        finally:
-            if not job.finished:
-                job.emit("error", message="the audit ended without a result")
+            self._done(job, out, summary.get("status"), summary.get("n"))
 
     def start_glitch(self, model: str, out: Path, rel: str, settings: dict) -> Job:
         """A glitch-token audit of ``model``'s vocabulary into ``out``; it holds the model lock while it
         runs (it computes on the whole vocabulary), and counts as the one long job of the moment."""
-        with self.lock:
-            if self.current is not None and not self.current.finished:
-                raise Busy("busy: an audit is running; wait for it to finish or cancel it", 30)
-            job = Job("glitch", {"model": model, "out": rel, **settings})
-            self.registry.add(job)
-            self.current = job
+        job = self._claim("glitch", {"model": model, "out": rel, **settings})
         threading.Thread(target=self._run_glitch, name="unembed-glitch", daemon=True,
                          args=(job, model, out, settings)).start()
         return job
@@ -437,7 +444,8 @@ class AuditRunner:
     def _run_glitch(self, job: Job, model: str, out: Path, settings: dict) -> None:
         from ..glitch import audit_vocabulary, load_vocab_model
 
-        try:
+        with job_outcome(job, what="glitch audit", log_as="glitch job",
+                         cancelled="cancelled: a glitch audit starts again from the beginning"):
             job.state = "running"
             vm = load_vocab_model(model)  # a bad model is refused before anything is written
             job.emit("started", todo=0, already=0, selected=len(vm.input_matrix), figures={},
@@ -450,21 +458,7 @@ class AuditRunner:
                 result = audit_vocabulary(vm, out, reporter=JobReporter(job), **settings)
             finally:
                 self.model_lock.release()
-            from .runs import read_run
-
-            run = read_run(self.root.resolve(), out)
-            job.emit("done", status="complete", n=result.n_tokens, figures=run.figures if run else [],
-                     report=run.report if run else None)
-        except Cancelled:
-            job.emit("cancelled", message="cancelled: a glitch audit starts again from the beginning")
-        except UnembedError as exc:
-            job.emit("error", message=str(exc))
-        except Exception as exc:
-            log.exception("glitch job %s failed", job.id)
-            job.emit("error", message=f"internal error ({type(exc).__name__}); the server log has the details")
-        finally:
-            if not job.finished:
-                job.emit("error", message="the glitch audit ended without a result")
+            self._done(job, out, "complete", result.n_tokens)
 
     def cancel(self, job: Job) -> None:
         job.cancel_requested = True

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -155,21 +155,25 @@ class FaissReader(BaseReader):
     def count(self) -> int:
         return int(len(self._ids))
 
+    def _batch(self, ids, reconstruct: Callable[[], np.ndarray]) -> Batch:
+        """The Batch of these ids, their vectors from ``reconstruct()`` (a FAISS error as one line)."""
+        try:
+            vectors = reconstruct()
+        except RuntimeError as exc:
+            raise StoreError(f"FAISS index {self.kind} cannot give back its vectors: "
+                             f"{str(exc).strip().splitlines()[-1][:200]}") from None
+        sid = [str(int(i)) for i in ids]
+        docs = [self.texts.get(i) for i in sid] if self.texts is not None else None
+        return Batch(ids=sid, vectors=np.ascontiguousarray(vectors, dtype=np.float32), documents=docs)
+
     def batches(self, batch_size: int = 256) -> Iterator[Batch]:
         for start in range(0, len(self._ids), batch_size):
             ids = self._ids[start:start + batch_size]
-            try:
-                if self._positions is not None:
-                    pos = self._positions[start:start + batch_size]
-                    vectors = self._target.reconstruct_n(int(pos[0]), len(pos))
-                else:
-                    vectors = np.stack([self._target.reconstruct(int(i)) for i in ids])
-            except RuntimeError as exc:
-                raise StoreError(f"FAISS index {self.kind} cannot give back its vectors: "
-                                 f"{str(exc).strip().splitlines()[-1][:200]}") from None
-            sid = [str(int(i)) for i in ids]
-            docs = [self.texts.get(i) for i in sid] if self.texts is not None else None
-            yield Batch(ids=sid, vectors=np.ascontiguousarray(vectors, dtype=np.float32), documents=docs)
+            if self._positions is not None:
+                pos = self._positions[start:start + batch_size]
+                yield self._batch(ids, lambda: self._target.reconstruct_n(int(pos[0]), len(pos)))
+            else:
+                yield self._batch(ids, lambda: np.stack([self._target.reconstruct(int(i)) for i in ids]))
 
     positional = True
 
@@ -180,15 +184,8 @@ class FaissReader(BaseReader):
             pos = positions[start:start + batch_size]
             ids = self._ids[pos]
             keys = self._positions[pos] if self._positions is not None else ids
-            try:
-                vectors = np.stack([self._target.reconstruct(int(k)) for k in keys]) if len(keys) else \
-                    np.zeros((0, self._target.d), np.float32)
-            except RuntimeError as exc:
-                raise StoreError(f"FAISS index {self.kind} cannot give back its vectors: "
-                                 f"{str(exc).strip().splitlines()[-1][:200]}") from None
-            sid = [str(int(i)) for i in ids]
-            docs = [self.texts.get(i) for i in sid] if self.texts is not None else None
-            yield Batch(ids=sid, vectors=np.ascontiguousarray(vectors, dtype=np.float32), documents=docs)
+            yield self._batch(ids, lambda: np.stack([self._target.reconstruct(int(k)) for k in keys]) if len(keys)
+                              else np.zeros((0, self._target.d), np.float32))
 
 
 def _read(faiss, path: Path):

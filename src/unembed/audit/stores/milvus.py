@@ -9,6 +9,7 @@ so the client is pointed at a private copy of the ``.db`` file or folder.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Iterator
@@ -74,43 +75,41 @@ class MilvusReader(BaseReader):
         with _quiet():
             return int(self.client.query(self.name, filter="", output_fields=["count(*)"])[0]["count(*)"])
 
-    def batches(self, batch_size: int = 256) -> Iterator[Batch]:
+    def _pages(self, output_fields: list[str], batch_size: int) -> Iterator[list[dict]]:
+        """The collection's rows (``output_fields`` of each), ``batch_size`` at a time, through one
+        query iterator that is closed however the reading ends."""
         with _quiet():
-            it = self.client.query_iterator(self.name, batch_size=batch_size, filter="", output_fields=["*"])
-        text = self.text_key
-        decided = text is not None
+            it = self.client.query_iterator(self.name, batch_size=batch_size, filter="", output_fields=output_fields)
         try:
             while True:
                 with _quiet():
                     rows = it.next()
                 if not rows:
                     return
+                yield rows
+        finally:
+            with _quiet():
+                it.close()
+
+    def batches(self, batch_size: int = 256) -> Iterator[Batch]:
+        text = self.text_key
+        decided = text is not None
+        with contextlib.closing(self._pages(["*"], batch_size)) as pages:
+            for rows in pages:
                 if not decided:
                     keys = {k for r in rows for k in r}
                     text, decided = next((k for k in self.text_candidates if k in keys), None), True
                 vectors = np.asarray([r[self.vector] for r in rows], dtype=np.float32)
                 docs = [as_text(r.get(text)) for r in rows] if text else None
                 yield Batch(ids=[str(r[self.pk]) for r in rows], vectors=vectors, documents=docs)
-        finally:
-            with _quiet():
-                it.close()
 
     # -- sampled audits: primary keys only, then rows by key ------------------------------------------
     fetch_method = "ids"
 
     def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
-        with _quiet():
-            it = self.client.query_iterator(self.name, batch_size=batch_size, filter="", output_fields=[self.pk])
-        try:
-            while True:
-                with _quiet():
-                    rows = it.next()
-                if not rows:
-                    return
+        with contextlib.closing(self._pages([self.pk], batch_size)) as pages:
+            for rows in pages:
                 yield [str(r[self.pk]) for r in rows]
-        finally:
-            with _quiet():
-                it.close()
 
     def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
         from .base import in_order

@@ -14,7 +14,7 @@ so memory stays bounded whatever the table's size.
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlencode, urlunparse
 
 import numpy as np
@@ -124,19 +124,20 @@ class PgvectorReader(BaseReader):
         finally:
             self.conn.rollback()
 
-    def batches(self, batch_size: int = 256) -> Iterator[Batch]:
+    def _cursor_chunks(self, query, name: str, batch_size: int, chunk: Callable[[list], object]) -> Iterator:
+        """``chunk(rows)`` for every ``batch_size`` rows of ``query``, read through a server-side cursor
+        named ``name``_N; the cursor is closed and the transaction rolled back however it ends."""
         import psycopg
 
-        cur = self.conn.cursor(name=f"unembed_audit_{next(_cursor_numbers)}")
+        cur = self.conn.cursor(name=f"{name}_{next(_cursor_numbers)}")
         cur.itersize = batch_size
         try:
-            cur.execute(self._select())
+            cur.execute(query)
             while True:
                 rows = cur.fetchmany(batch_size)
                 if not rows:
                     return
-                yield Batch(ids=[r[0] for r in rows], vectors=np.asarray([r[1] for r in rows], dtype=np.float32),
-                            documents=[r[2] for r in rows] if self.text is not None else None)
+                yield chunk(rows)
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {redact(self.uri)}: {_one_line(exc)}") from None
         finally:
@@ -145,6 +146,11 @@ class PgvectorReader(BaseReader):
                 self.conn.rollback()
             except psycopg.Error:
                 pass
+
+    def batches(self, batch_size: int = 256) -> Iterator[Batch]:
+        yield from self._cursor_chunks(self._select(), "unembed_audit", batch_size, lambda rows: Batch(
+            ids=[r[0] for r in rows], vectors=np.asarray([r[1] for r in rows], dtype=np.float32),
+            documents=[r[2] for r in rows] if self.text is not None else None))
 
     # -- sampled audits: ids only, then rows by key ------------------------------------------------
     fetch_method = "ids"
@@ -155,28 +161,10 @@ class PgvectorReader(BaseReader):
 
     def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
         """Every key, in key order (``ORDER BY`` the id or the ctid), through a server-side cursor."""
-        import psycopg
-
         sql = self._sql
         q = sql.SQL("SELECT {}::text FROM {} WHERE {} IS NOT NULL ORDER BY {}").format(
             self._key(), sql.SQL(self.table), sql.Identifier(self.column), self._key())
-        cur = self.conn.cursor(name=f"unembed_ids_{next(_cursor_numbers)}")
-        cur.itersize = batch_size
-        try:
-            cur.execute(q)
-            while True:
-                rows = cur.fetchmany(batch_size)
-                if not rows:
-                    return
-                yield [r[0] for r in rows]
-        except psycopg.Error as exc:
-            raise StoreError(f"PostgreSQL at {redact(self.uri)}: {_one_line(exc)}") from None
-        finally:
-            try:
-                cur.close()
-                self.conn.rollback()
-            except psycopg.Error:
-                pass
+        yield from self._cursor_chunks(q, "unembed_ids", batch_size, lambda rows: [r[0] for r in rows])
 
     def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
         """The rows with these keys (``WHERE key = ANY(...)``), in the order given."""

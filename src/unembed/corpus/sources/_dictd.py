@@ -9,11 +9,11 @@ from __future__ import annotations
 import gzip
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .base import SourceUnavailable, find_one
 
-__all__ = ["dictd_entries", "paragraphs", "strip_markup"]
+__all__ = ["dictd_documents", "dictd_entries", "paragraphs", "strip_markup"]
 
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -23,6 +23,14 @@ def _b64(text: str) -> int:
     for c in text:
         value = value * 64 + _B64.index(c)
     return value
+
+
+def dictd_documents(root: Path, name: str, sentences: Callable[[str], list[str]]) -> Iterator[list[str]]:
+    """One document an entry of the dictd database ``name``: ``sentences(entry text)``, where it has any."""
+    for _, text in dictd_entries(root, name):
+        doc = sentences(text)
+        if doc:
+            yield doc
 
 
 def dictd_entries(root: Path, name: str) -> Iterator[tuple[str, str]]:

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
-from ._dictd import dictd_entries, paragraphs
+from ._dictd import dictd_documents, paragraphs
 from .base import Source
 
 _HEAD = re.compile(r"^\s*[A-Z][A-Z0-9'&.,() -]*?,\s+(?:[a-z]{1,5}\.\s*)+")
@@ -34,10 +34,7 @@ def entry_sentences(text: str) -> list[str]:
 
 
 def read(root: Path) -> Iterator[list[str]]:
-    for _, text in dictd_entries(root, "devil"):
-        sentences = entry_sentences(text)
-        if sentences:
-            yield sentences
+    yield from dictd_documents(root, "devil", entry_sentences)
 
 
 SOURCE = register(Source(

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from ..cleaning import split_sentences
 from . import register
-from ._dictd import dictd_entries, paragraphs, strip_markup
+from ._dictd import dictd_documents, paragraphs, strip_markup
 from ._technical import clean_technical
 from .base import Source
 
@@ -31,10 +31,7 @@ def entry_sentences(text: str, skip_lines: int = 1) -> list[str]:
 
 
 def read(root: Path) -> Iterator[list[str]]:
-    for _, text in dictd_entries(root, "foldoc"):
-        sentences = entry_sentences(text)
-        if sentences:
-            yield sentences
+    yield from dictd_documents(root, "foldoc", entry_sentences)
 
 
 SOURCE = register(Source(

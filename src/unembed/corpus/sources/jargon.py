@@ -13,17 +13,14 @@ from pathlib import Path
 from typing import Iterator
 
 from . import register
-from ._dictd import dictd_entries
+from ._dictd import dictd_documents
 from ._technical import clean_technical
 from .base import Source
 from .foldoc import entry_sentences
 
 
 def read(root: Path) -> Iterator[list[str]]:
-    for _, text in dictd_entries(root, "jargon"):
-        sentences = entry_sentences(text, skip_lines=2)
-        if sentences:
-            yield sentences
+    yield from dictd_documents(root, "jargon", lambda text: entry_sentences(text, skip_lines=2))
 
 
 SOURCE = register(Source(

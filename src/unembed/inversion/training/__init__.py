@@ -9,13 +9,13 @@
 
 Runs on CPU, one GPU or several (``accelerate launch``).
 """
-from .config import PRESETS, TrainConfig
+from .config import PRESETS, TrainConfig, check_model_size
 from .finetune import FinetuneConfig, finetune
 from .loop import Batches, Fitter, LoopSettings, TrainingInterrupted, load_checkpoint, lr_lambda, save_checkpoint
-from .pipeline import Trainer, TrainData, corrupt, model_configs, train, warm_start_state
+from .pipeline import Trainer, TrainData, corrupt, model_configs, preset_transformer, train, warm_start_state
 
 __all__ = [
-    "PRESETS", "TrainConfig", "FinetuneConfig", "finetune", "Batches", "Fitter", "LoopSettings", "TrainingInterrupted",
-    "load_checkpoint", "lr_lambda", "save_checkpoint", "Trainer", "TrainData", "corrupt", "model_configs", "train",
-    "warm_start_state",
+    "PRESETS", "TrainConfig", "check_model_size", "FinetuneConfig", "finetune", "Batches", "Fitter", "LoopSettings",
+    "TrainingInterrupted", "load_checkpoint", "lr_lambda", "save_checkpoint", "Trainer", "TrainData", "corrupt", "model_configs",
+    "preset_transformer", "train", "warm_start_state",
 ]

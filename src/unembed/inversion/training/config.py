@@ -5,7 +5,7 @@ from dataclasses import dataclass, fields
 
 from ...errors import InputError
 
-__all__ = ["PRESETS", "TrainConfig"]
+__all__ = ["PRESETS", "TrainConfig", "check_model_size"]
 
 # Model sizes. "bert" initialisation needs d_model/heads/d_ff equal to the warm-start checkpoint's.
 PRESETS: dict[str, dict] = {
@@ -13,6 +13,12 @@ PRESETS: dict[str, dict] = {
     "small": dict(d_model=384, n_heads=12, d_ff=1536, n_encoder_layers=3, n_decoder_layers=3, n_pseudo_tokens=16),
     "base": dict(d_model=384, n_heads=12, d_ff=1536, n_encoder_layers=6, n_decoder_layers=6, n_pseudo_tokens=16),
 }
+
+
+def check_model_size(name: str) -> None:
+    """Refuse (InputError, one line) a model size that is not a :data:`PRESETS` name."""
+    if name not in PRESETS:
+        raise InputError(f"unknown model size '{name}': use one of {', '.join(PRESETS)}")
 
 
 @dataclass
@@ -82,7 +88,7 @@ class TrainConfig:
             raise InputError(f"--dropout must be in [0, 1), got {self.dropout!r}")
         if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
             raise InputError(f"unknown mixed precision '{self.mixed_precision}': use auto, bf16, fp16 or no")
-        if self.start_from is None and self.model not in PRESETS:
-            raise InputError(f"unknown model size '{self.model}': use one of {', '.join(PRESETS)}")
+        if self.start_from is None:
+            check_model_size(self.model)
         if self.start_from is None and self.init not in ("bert", "random"):
             raise InputError(f"unknown init '{self.init}': use bert or random")

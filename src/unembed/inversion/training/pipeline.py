@@ -40,10 +40,10 @@ from ..inverter import Inverter, load_inverter
 from ..models import Corrector, CorrectorConfig, Hypothesizer, HypothesizerConfig, TransformerConfig, load_bert_weights
 from ..precision import resolve_training_precision
 from ..tokenization import Codec
-from .config import PRESETS, TrainConfig
+from .config import PRESETS, TrainConfig, check_model_size
 from .loop import Fitter, LoopSettings, accelerator
 
-__all__ = ["Trainer", "TrainData", "train", "corrupt", "model_configs", "warm_start_state"]
+__all__ = ["Trainer", "TrainData", "train", "corrupt", "model_configs", "preset_transformer", "warm_start_state"]
 
 
 @dataclass
@@ -56,13 +56,18 @@ class TrainData:
     validation_vectors: np.ndarray
 
 
-def model_configs(cfg: TrainConfig, embedding_dim: int, vocab_size: int, codec: Codec):
-    if cfg.model not in PRESETS:
-        raise InputError(f"unknown model size '{cfg.model}': use one of {', '.join(PRESETS)}")
-    p = dict(PRESETS[cfg.model])
+def preset_transformer(model: str, vocab_size: int, dropout: float, codec: Codec) -> tuple[TransformerConfig, int]:
+    """The transformer of model size ``model`` (a PRESETS name) over ``codec``'s special tokens, and
+    the number of pseudo-tokens the size gives the embedding projection."""
+    check_model_size(model)
+    p = dict(PRESETS[model])
     k = p.pop("n_pseudo_tokens")
-    t = TransformerConfig(vocab_size=vocab_size, max_positions=512, dropout=cfg.dropout,
-                          pad_id=codec.pad_id, bos_id=codec.bos_id, eos_id=codec.eos_id, **p)
+    return TransformerConfig(vocab_size=vocab_size, max_positions=512, dropout=dropout, pad_id=codec.pad_id,
+                             bos_id=codec.bos_id, eos_id=codec.eos_id, **p), k
+
+
+def model_configs(cfg: TrainConfig, embedding_dim: int, vocab_size: int, codec: Codec):
+    t, k = preset_transformer(cfg.model, vocab_size, cfg.dropout, codec)
     return (HypothesizerConfig(embedding_dim, k, t), CorrectorConfig(embedding_dim, k, TransformerConfig(**asdict(t))))
 
 
