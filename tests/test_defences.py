@@ -400,13 +400,13 @@ def test_cli_defend_report_is_self_contained(defend_run):
     assert "Pareto" in html and "signature" in html
 
 
-def test_cli_defend_report_renders_offline(defend_run):
+def test_cli_defend_report_renders_offline(defend_run, chromium):
     from matplotlib.image import imread
 
     from test_audit import external, render
 
     out, _ = defend_run
-    png, urls = render((out / "report.html").as_uri(), height=1600)
+    png, urls = render(chromium, (out / "report.html").as_uri(), height=1600)
     assert external(urls) == [], external(urls)
     shot = out.parent / "shot.png"
     shot.write_bytes(png)
