@@ -224,6 +224,7 @@ specs = st.one_of(st.text(max_size=30), st.builds(lambda n, p: f"{n}:{p}", spec_
 @example(values=["noise:[/x]"])  # rich markup in the message once crashed the command line
 @example(values=["pq:99999999999999999999x8"])
 @example(values=["noise:1e400", "ldp:nan"])
+@example(values=["NOISE:\n:", "NONE:\n0", "0\n0"])  # a newline inside a spec once split the message
 def test_any_defence_spec_is_parsed_or_refused_in_one_line(values):
     result = outcome(parse_list, values)
     if not isinstance(result, UnembedError):

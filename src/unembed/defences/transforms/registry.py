@@ -91,6 +91,9 @@ def parse(spec: str) -> Defence:
     if not isinstance(spec, str) or not spec.strip():
         raise InputError(f"empty defence name: use one of {', '.join(spec_forms())}")
     spec = spec.strip()
+    if not spec.isprintable():
+        raise InputError(f"defence {ascii(spec)} holds a control character (a newline, tab or the like): "
+                         f"write each spec on one line, e.g. noise:0.1")
     name, _, arg = spec.partition(":")
     name = name.strip().lower()
     arg = arg.strip()
