@@ -36,8 +36,9 @@ from unembed.inversion.inverter import SHIPPED_DIR, Inverter, config_sha256
 from unembed.vectors import load_vectors
 
 # derandomize: the same examples on every run, so CI never fails on a case no one has seen; fresh cases
-# come from running with --hypothesis-seed=random, and each bug they find is pinned with @example.
-FUZZ = settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# come from UNEMBED_FUZZ=random (fresh random examples), and each bug they find is pinned with @example.
+DERANDOMIZE = os.environ.get("UNEMBED_FUZZ") != "random"
+FUZZ = settings(max_examples=60, derandomize=DERANDOMIZE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOWHERE = "/nonexistent/inverter-folder"  # the inverter never loads: the input is refused or it is next
 
 SCRATCH = Path(tempfile.mkdtemp(prefix="unembed-fuzz-"))  # every example's files; removed at exit
@@ -284,7 +285,7 @@ inverter_json = st.one_of(
 )
 
 
-@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, derandomize=DERANDOMIZE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=inverter_json)
 @example(text=DEEP)  # once a RecursionError
 @example(text=mutated(("hypothesizer", "transformer", "n_heads"), 7, False, True))
@@ -303,7 +304,7 @@ def test_any_inverter_json_loads_or_is_refused_in_one_line(text):
 # -- the command line: exit code 2 and one line ---------------------------------------------------------------
 
 
-@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, derandomize=DERANDOMIZE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(suffix=st.sampled_from([".npy", ".npz", ".jsonl"]), data=st.binary(max_size=200))
 @example(suffix=".jsonl", data=DEEP.encode())
 @example(suffix=".jsonl", data=b'{"vector": [1, 2], "id": "[/x]"}\n{"vector": "[/bold]"}')
@@ -311,14 +312,14 @@ def test_invert_with_any_vector_file_exits_2_with_one_line(suffix, data):
     assert_one_error_line(*cli("invert", f"--vectors={written(suffix, data)}", "--inverter", NOWHERE))
 
 
-@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, derandomize=DERANDOMIZE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(suffix=st.sampled_from([".txt", ".jsonl"]), data=st.binary(max_size=200))
 @example(suffix=".jsonl", data=DEEP.encode())
 def test_eval_with_any_texts_file_exits_2_with_one_line(suffix, data):
     assert_one_error_line(*cli("eval", f"--texts={written(suffix, data)}", "--inverter", NOWHERE))
 
 
-@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, derandomize=DERANDOMIZE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(uri=uris.filter(lambda u: not u.startswith("-")))
 @example(uri="x[/bold]://y")
 @example(uri="a://b\nc")
@@ -330,7 +331,7 @@ def test_audit_with_any_store_uri_exits_2_with_one_line(uri, tmp_path_factory):
     assert "secret" not in stderr
 
 
-@settings(max_examples=25, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, derandomize=DERANDOMIZE, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=specs)
 @example(spec="noise:[/x]")
 @example(spec="[bold]")
