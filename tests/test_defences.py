@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -432,3 +435,40 @@ def test_cli_defend_resume_and_errors(defend_run, tiny_run, tmp_path):
     line = one_error_line(run_cli("defend", "--inverter", tiny_run, "--defence", "pca:400", "--out", tmp_path / "y",
                                   *SMALL, code=2))
     assert "more than the dimension 384" in line
+
+
+@pytest.mark.timeout(1200)
+def test_sigterm_at_a_random_point_then_resume_gives_the_records_of_the_uninterrupted_run(defend_run, tiny_run,
+                                                                                           tmp_path):
+    """A real SIGTERM while `unembed defend` measures its defences (after a seeded random number of them
+    are recorded): one line naming the way out, no half-written file, and `--resume` then completes the
+    grid with the same record, number for number, for every defence as the uninterrupted run."""
+    ref_out, _ = defend_run
+    strip = lambda rec: {k: v for k, v in rec.items() if k not in ("seconds", "recommended")}  # noqa: E731
+    want = {r["defence"]: strip(r) for r in map(json.loads, (ref_out / "results.jsonl").read_text().splitlines())}
+    out = tmp_path / "defend"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    args = ["--inverter", tiny_run, "--defence", SPECS, "--out", out, *SMALL]
+    proc = subprocess.Popen([UNEMBED, "defend", *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    at = random.Random(13).randint(1, len(want) - 2)
+    results = out / "results.jsonl"
+    deadline = time.monotonic() + 900
+    while proc.poll() is None and time.monotonic() < deadline and \
+            (not results.exists() or results.read_bytes().count(b"\n") < at):
+        time.sleep(0.05)
+    assert proc.poll() is None, "defend ended before the signal: nothing was interrupted"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    err = err.decode(errors="replace")
+    assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+    assert "interrupted" in err.strip().splitlines()[-1]
+    assert [p for p in out.rglob("*") if p.name.endswith(".tmp")] == []
+    kept = [json.loads(line) for line in results.read_text().splitlines()]  # every line whole
+    assert 1 <= len(kept) < len(want)
+    p = run_cli(*["defend", *args, "--resume"])
+    assert f"resuming: {len(kept)} defence" in p.stderr
+    got = {r["defence"]: strip(r) for r in map(json.loads, results.read_text().splitlines())}
+    assert list(got) == list(want)
+    for spec in want:
+        assert got[spec] == want[spec], spec

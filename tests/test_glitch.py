@@ -360,3 +360,53 @@ def test_library_refuses_bad_settings(minilm_vm, tmp_path):
         audit_vocabulary(minilm_vm, tmp_path, top_fraction=0)
     with pytest.raises(InputError, match="control must be at least 10"):
         audit_vocabulary(minilm_vm, tmp_path, control=3)
+
+
+@pytest.mark.timeout(900)
+def test_sigterm_at_a_random_point_leaves_no_half_written_file_and_a_rerun_equals_an_uninterrupted_one(
+        tiny_lm, tmp_path):
+    """`unembed glitch` has no --resume (a run of the defaults takes seconds to minutes): a real SIGTERM at
+    seeded random points of a run ends it with one line, leaves no half-written file and no summary.json
+    (written last, it marks a finished audit), and a rerun into the same folder gives the uninterrupted
+    run's candidates and summary (apart from its timings and date)."""
+    import signal
+    import subprocess
+    import time
+
+    from unembed_command import SRC, UNEMBED
+
+    folder, _, _ = tiny_lm
+    args = ["glitch", "--model", folder, "--clusters", 4, "--top", 0.1, "--control", 200, "--known-unused-sample", 16]
+    t0 = time.monotonic()
+    run(*args, "--out", tmp_path / "ref")
+    took = time.monotonic() - t0
+
+    def summary(out):
+        return {k: v for k, v in json.loads((out / "summary.json").read_text()).items() if k not in ("timings", "generated")}
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": SRC}
+    out = tmp_path / "run"
+    rng = random.Random(13)
+    stopped, finished = 0, False
+    for _ in range(2):
+        proc = subprocess.Popen([UNEMBED, *map(str, args), "--out", out], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+        time.sleep(rng.uniform(0.3, 0.9) * took)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=300)
+        err = err.decode(errors="replace")
+        if proc.returncode == 0:
+            finished = True
+            continue
+        if proc.returncode == -signal.SIGTERM and not err.strip():
+            continue  # stopped while Python was still importing, before the command had begun
+        stopped += 1
+        assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
+        assert "interrupted" in err.strip().splitlines()[-1]
+        assert [p.name for p in out.rglob("*") if p.name.endswith(".tmp")] == []
+        assert finished or not (out / "summary.json").exists()
+    assert stopped >= 1, "every run ended before its signal: nothing was interrupted"
+    run(*args, "--out", out)
+    assert (out / "candidates.jsonl").read_text() == (tmp_path / "ref" / "candidates.jsonl").read_text()
+    assert summary(out) == summary(tmp_path / "ref")

@@ -20,6 +20,8 @@ from .app import app, console
 
 __all__ = ["app", "main"]
 
+INTERRUPTED = 130  # exit code of a command stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it)
+
 
 def _terminate(signum, frame):
     # SIGTERM takes the same way out as Ctrl-C: finally blocks and context managers run.
@@ -30,15 +32,18 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        # standalone_mode=False: click would turn Ctrl-C into "Aborted!" and exit code 1
+        # standalone_mode=False: click would turn Ctrl-C into "Aborted!" and exit code 1; typer (0.12 and later)
+        # turns it into a silent return of 130 instead, which is the same way out as the except clause below
         code = app(standalone_mode=False)
+        if code == INTERRUPTED:
+            raise KeyboardInterrupt
     except UnembedError as exc:
         # the message may quote user input ("[/x]" is rich markup; a URI may hold a newline): escaped, one line
         console.print(f"[red]error:[/red] {escape(' '.join(str(exc).split()))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (KeyboardInterrupt, click.exceptions.Abort):
         console.print("[red]interrupted[/red]: stopped by a signal; rerun with --resume where the command has it")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except click.exceptions.ClickException as exc:  # usage errors: click's own message, exit code 2
         exc.show()
         sys.exit(exc.exit_code)
