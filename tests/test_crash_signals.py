@@ -1,6 +1,5 @@
 """`unembed train` stopped by a real SIGTERM, then resumed (issue 13: the crash tests with real signals;
-the audit's are in test_audit_reliability). `defend` is not tested here: even its smallest run
-measures a retrieval set and fine-tunes attackers, far more than a few seconds."""
+the audit's are in test_audit_reliability, defend's in test_defences, glitch's in test_glitch)."""
 from __future__ import annotations
 
 import os
