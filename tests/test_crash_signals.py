@@ -2,7 +2,9 @@
 the audit's are in test_audit_reliability, defend's in test_defences, glitch's in test_glitch)."""
 from __future__ import annotations
 
+import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -31,33 +33,57 @@ def leftovers(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("unembed-store-")]
 
 
-@pytest.mark.timeout(900)
-def test_sigterm_during_train_then_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
-    corpus_file = tmp_path / "corpus.txt"  # small: each run embeds it with MiniLM first
-    corpus_file.write_text("\n".join(template_sentences(80)) + "\n")
-    args = ["--corpus", corpus_file, "--model", "tiny", "--init", "random", "--hypothesizer-steps", 30,
-            "--corrector-steps", 0, "--batch-size", 8, "--eval-every", 0, "--save-every", 3, "--warmup-steps", 2,
-            "--n-validation", 5, "--n-test", 5, "--mixed-precision", "no"]
-    whole = tmp_path / "whole"
-    code, err = finished(cli("train", "--out", whole, *args))
+ARGS = ["--model", "tiny", "--init", "random", "--hypothesizer-steps", 30, "--corrector-steps", 0, "--batch-size", 8,
+        "--eval-every", 0, "--save-every", 3, "--warmup-steps", 2, "--n-validation", 5, "--n-test", 5,
+        "--mixed-precision", "no"]
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("crash") / "corpus.txt"  # small: each run embeds it with MiniLM first
+    path.write_text("\n".join(template_sentences(80)) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def whole(corpus_file, tmp_path_factory) -> Path:
+    """An uninterrupted run: what every interrupted and resumed one must reach."""
+    out = tmp_path_factory.mktemp("crash") / "whole"
+    code, err = finished(cli("train", "--out", out, "--corpus", corpus_file, *ARGS))
     assert code == 0, err[-2000:]
+    return out
 
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("sig,seed", [(signal.SIGTERM, 1), (signal.SIGKILL, 2), (signal.SIGTERM, 3)])
+def test_a_signal_at_a_random_checkpoint_of_train_then_resume_gives_the_weights_of_an_uninterrupted_run(
+        whole, corpus_file, tmp_path, sig, seed):
+    """SIGTERM: one error line naming --resume (exit 2, a checkpoint saved on the way out); kill -9: no way out
+    at all. Either way nothing half-written is read as valid and the resumed run's weights equal the
+    uninterrupted run's."""
     parts = tmp_path / "parts"
-    proc = cli("train", "--out", parts, *args)
+    proc = cli("train", "--out", parts, "--corpus", corpus_file, *ARGS)
     checkpoint = parts / "checkpoints" / "hypothesizer" / "checkpoint.json"
+    at = random.Random(seed).choice([3, 6, 9])  # a checkpoint (every 3 steps), then a random delay
     deadline = time.monotonic() + 600
-    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+    while proc.poll() is None and time.monotonic() < deadline and \
+            (not checkpoint.exists() or json.loads(checkpoint.read_text() or "{}").get("step", 0) < at):
         time.sleep(0.02)
-    assert proc.poll() is None, "the run ended before its first checkpoint: nothing was interrupted"
-    proc.send_signal(signal.SIGTERM)
+    time.sleep(random.Random(seed).uniform(0, 0.05))
+    assert proc.poll() is None, "the run ended before the signal: nothing was interrupted"
+    proc.send_signal(sig)
     code, err = finished(proc)
-    # train saves a checkpoint on the way out and says so as its one error line (exit 2), not the generic 130
-    assert code == 2, err[-2000:]
-    lines = [line for line in err.splitlines() if "interrupted" in line]
-    assert lines and "--resume" in lines[-1] and "Traceback" not in err
-    assert not (parts / "inverter.json").exists() and leftovers(parts) == []
+    if sig == signal.SIGTERM:
+        # train saves a checkpoint on the way out and says so as its one error line (exit 2), not the generic 130
+        assert code == 2, err[-2000:]
+        lines = [line for line in err.splitlines() if "interrupted" in line]
+        assert lines and "--resume" in lines[-1] and "Traceback" not in err
+        assert leftovers(parts) == []
+    else:
+        assert code == -signal.SIGKILL
+    assert not (parts / "inverter.json").exists()
 
-    code, err = finished(cli("train", "--out", parts, *args, "--resume"))
+    code, err = finished(cli("train", "--out", parts, "--corpus", corpus_file, *ARGS, "--resume"))
     assert code == 0, err[-2000:]
     assert leftovers(parts) == []
     a, b = load_file(str(whole / "hypothesizer.safetensors")), load_file(str(parts / "hypothesizer.safetensors"))

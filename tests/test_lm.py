@@ -272,3 +272,59 @@ def test_bad_input_is_one_line_exit_2(tiny, tmp_path):
     assert "unknown access mode" in p.stderr
     p = run("lm", "eval", "--inverter", tmp_path / "nothing", "--prompts", tiny[1], code=2)
     assert "neither a shipped LM inverter" in p.stderr
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("sig,seed", [("SIGTERM", 1), ("SIGKILL", 2)])
+def test_a_signal_at_a_random_point_of_lm_train_then_resume_gives_the_weights_of_an_uninterrupted_run(
+        tiny, tmp_path, sig, seed):
+    """`unembed lm train` in a subprocess, stopped by a real SIGTERM or kill -9 at a seeded random point (while
+    it observes the target, or after a random checkpoint of the fit), then `--resume`: the inverter's weights
+    equal an uninterrupted run's, and nothing half-written is read as valid."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from safetensors.torch import load_file
+
+    from unembed_command import SRC, UNEMBED
+
+    args = ["lm", "train", "--target", tiny[0], "--access", "probs:1", "--prompts", tiny[1], "--train-prompts", 0,
+            "--n-validation", 8, "--n-test", 16, "--model", "tiny", "--init", "random", "--steps", 40,
+            "--batch-size", 16, "--warmup-steps", 5, "--eval-every", 0, "--save-every", 4]
+    run(*args, "--out", tmp_path / "whole")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200", "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "parts"
+    proc = subprocess.Popen([UNEMBED, *map(str, args), "--out", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env)
+    rng = random.Random(seed)
+    phase, lines = rng.choice(["observe", "fit"]), 1 + rng.randrange(3)  # fit: after 10, 20 or 30 of 40 steps
+    log = out / "log.jsonl"
+
+    def reached() -> bool:
+        if phase == "observe":
+            return (out / "cache").exists() and any((out / "cache").rglob("part-*.npz"))
+        return log.exists() and log.read_bytes().count(b"\n") >= lines
+
+    deadline = time.monotonic() + 600
+    while proc.poll() is None and not reached() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, f"lm train ended before the signal ({phase}): nothing was interrupted"
+    proc.send_signal(getattr(signal, sig))
+    _, err = proc.communicate(timeout=300)
+    err = err.decode(errors="replace")
+    if sig == "SIGTERM":
+        assert proc.returncode in (2, 130) and "Traceback" not in err, err[-2000:]
+        assert "--resume" in err.strip().splitlines()[-1]
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not (out / "inverter" / "lm_inverter.json").exists()
+    run(*args, "--out", out, "--resume")
+    files = sorted(p.name for p in (tmp_path / "whole" / "inverter").glob("*.safetensors"))
+    assert files and files == sorted(p.name for p in (out / "inverter").glob("*.safetensors"))
+    for name in files:
+        a, b = load_file(str(tmp_path / "whole" / "inverter" / name)), load_file(str(out / "inverter" / name))
+        assert a.keys() == b.keys()
+        for k in a:
+            assert (a[k].float() - b[k].float()).abs().max().item() < 1e-6, (name, k)

@@ -8,8 +8,11 @@ every global batch.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -29,6 +32,25 @@ __all__ = ["Batches", "lr_lambda", "save_checkpoint", "load_checkpoint", "restor
 
 class TrainingInterrupted(UnembedError):
     """Training stopped (Ctrl-C, SIGTERM or ``stop_after``) after saving a checkpoint."""
+
+
+@contextlib.contextmanager
+def signals_deferred():
+    """Hold SIGINT and SIGTERM back until the block ends (POSIX, main thread; elsewhere a no-op).
+
+    An optimizer step interrupted half-way would leave some parameters updated and others not, and a
+    checkpoint saved then would name a step count its weights do not match: the resumed run would differ
+    from an uninterrupted one. A signal sent meanwhile stays pending and is delivered as the block ends,
+    so the step is either wholly done or not begun."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 _ACCELERATOR = None
@@ -180,7 +202,7 @@ class Fitter:
         ema, window = None, []
         log_file = self.out / "log.jsonl"
         t0, seen = time.perf_counter(), 0
-        step = start
+        step = completed = start
         try:
             for step in range(start, steps):
                 if self.stop_after is not None and self.steps_this_run >= self.stop_after:
@@ -193,10 +215,12 @@ class Fitter:
                 with acc.autocast():
                     loss = model(**batch)
                 acc.backward(loss)
-                acc.clip_grad_norm_(model.parameters(), 1.0)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                self.steps_this_run += 1
+                with signals_deferred():  # the update is whole or not begun when a signal stops the run
+                    acc.clip_grad_norm_(model.parameters(), 1.0)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    self.steps_this_run += 1
+                    completed = step + 1
                 seen += len(next(iter(batch.values()))) * acc.num_processes
                 value = float(loss.detach())
                 if not math.isfinite(value):
@@ -221,9 +245,11 @@ class Fitter:
                     with open(log_file, "a") as f:
                         f.write(json.dumps(record) + "\n")
         except KeyboardInterrupt:
-            if acc.is_main_process and step > start:
-                save_checkpoint(folder, acc.unwrap_model(model), optimizer, step, {"loss": ema})
-            raise TrainingInterrupted(f"{stage} interrupted at step {step}; checkpoint saved: rerun with --resume to continue") from None
+            # `completed`: the steps whose update is in the weights (not `step`, which may be done or not begun)
+            if acc.is_main_process and completed > start:
+                save_checkpoint(folder, acc.unwrap_model(model), optimizer, completed, {"loss": ema})
+            raise TrainingInterrupted(f"{stage} interrupted after step {completed}; checkpoint saved: rerun with --resume "
+                                      "to continue") from None
         if acc.is_main_process:
             elapsed = time.perf_counter() - t0
             write_json(folder / "done.json", {"steps": steps, "examples_per_second": seen / max(elapsed, 1e-9),
