@@ -14,6 +14,7 @@ PII: on kernel-maintainers lines, a full name is recovered when the text before 
 whole (after the embedder's normalisation), an e-mail address when the address does; on the
 synthetic records, each kind the audit's detector finds (``unembed.audit.find_items``) counts as
 recovered when it comes back whole (``unembed.audit.score_record``).
+Decoding in fp32 unless ``--precision`` says otherwise (bf16 results are keyed apart).
 Baseline: the nearest neighbour among ``--nn-pool`` training texts (an attacker holding a corpus).
 Each (inverter, set) result is saved as it finishes (benchmarks/results/registers.json, keyed by
 the inverter's model id and the set's digest); a rerun skips finished ones. Quality numbers do not
@@ -130,6 +131,9 @@ def main() -> None:
     ap.add_argument("--corpus-dir", type=Path, default=None,
                     help="a built corpus folder (a training run's corpus/); default: build the default corpus at 64 tokens")
     ap.add_argument("--out", type=Path, default=RESULTS / "registers.json")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"),
+                    help="decoding precision (fp32, the default, compares across machines; results in bf16 are "
+                         "kept under their own key)")
     args = ap.parse_args()
 
     from unembed import load_inverter
@@ -147,11 +151,13 @@ def main() -> None:
 
     chosen = set(filter(None, args.sets.split(",")))
     for spec in args.inverter or ["minilm"]:
-        inv = load_inverter(spec)
+        inv = load_inverter(spec, precision=args.precision)
         evals = sets(corpus, inv.codec, args.n, args.seed)
-        key = f"{inv.model_id}|steps{args.steps}|beam{args.beam}|explore{args.explore}"
+        key = f"{inv.model_id}|steps{args.steps}|beam{args.beam}|explore{args.explore}" + \
+            ("" if inv.precision == "fp32" else f"|{inv.precision}")
         run = done["runs"].setdefault(key, {"inverter": spec, "model": inv.model_id, "steps": args.steps,
-                                            "beam": args.beam, "explore": args.explore, "sets": {}})
+                                            "beam": args.beam, "explore": args.explore, "precision": inv.precision,
+                                            "sets": {}})
         for name, texts in evals.items():
             if chosen and name not in chosen:
                 continue
