@@ -202,7 +202,7 @@ class Fitter:
         ema, window = None, []
         log_file = self.out / "log.jsonl"
         t0, seen = time.perf_counter(), 0
-        step = completed = start
+        completed = start  # steps whose update is in the weights
         try:
             for step in range(start, steps):
                 if self.stop_after is not None and self.steps_this_run >= self.stop_after:
