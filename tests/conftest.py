@@ -16,6 +16,21 @@ CITIES = ["paris", "london", "berlin", "madrid", "rome", "vienna", "oslo", "lisb
 JOBS = ["teacher", "doctor", "baker", "pilot", "farmer", "lawyer", "nurse", "painter"]
 
 
+def half_written(folder) -> list[Path]:
+    """Atomic writes' temporaries left under ``folder``: a file that was never finished."""
+    return [p for p in Path(folder).rglob("*") if p.name.endswith(".tmp")]
+
+
+def assert_same_weights(a_file, b_file, tol: float = 1e-6) -> None:
+    """Two safetensors files hold the same tensors, equal to ``tol``."""
+    from safetensors.torch import load_file
+
+    a, b = load_file(str(a_file)), load_file(str(b_file))
+    assert a.keys() == b.keys(), (a_file, b_file)
+    for k in a:
+        assert (a[k].float() - b[k].float()).abs().max().item() < tol, (Path(a_file).name, k)
+
+
 def template_sentences(n: int = 400, seed: int = 0) -> list[str]:
     """Sentences from one template: small enough that a tiny model learns it in seconds."""
     rng = random.Random(seed)

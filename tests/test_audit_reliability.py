@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import half_written
 from test_stores import IDS, TEXTS, build
 from unembed.audit import Audit, audit
 from unembed.audit import shards
@@ -231,10 +232,5 @@ def test_sigterm_at_a_random_point_then_resume_leaves_every_other_store_unchange
     assert {(r["id"], r["original"], r["text"]) for r in got} == want and len(got) == len(TEXTS)
     assert json.loads((out / "summary.json").read_text())["status"] == "complete"
     assert not (out / "private-copies").exists()
-    assert leftovers(out) == []
+    assert half_written(out) == []
     assert state() == before, f"an interrupted and resumed audit changed the {kind} store"
-
-
-def leftovers(folder: Path) -> list[Path]:
-    """Half-written files (atomic writes' temporaries) left in ``folder``."""
-    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]

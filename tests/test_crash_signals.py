@@ -12,9 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from safetensors.torch import load_file
 
-from conftest import template_sentences
+from conftest import assert_same_weights, half_written, template_sentences
 
 
 def cli(*args) -> subprocess.Popen:
@@ -30,7 +29,7 @@ def finished(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
 
 def leftovers(folder: Path) -> list[Path]:
     """Half-written files (atomic writes' temporaries) and private copies left in ``folder``."""
-    return [p for p in folder.rglob("*") if p.name.endswith(".tmp") or p.name.startswith("unembed-store-")]
+    return half_written(folder) + [p for p in folder.rglob("unembed-store-*")]
 
 
 ARGS = ["--model", "tiny", "--init", "random", "--hypothesizer-steps", 30, "--corrector-steps", 0, "--batch-size", 8,
@@ -86,7 +85,4 @@ def test_a_signal_at_a_random_checkpoint_of_train_then_resume_gives_the_weights_
     code, err = finished(cli("train", "--out", parts, "--corpus", corpus_file, *ARGS, "--resume"))
     assert code == 0, err[-2000:]
     assert leftovers(parts) == []
-    a, b = load_file(str(whole / "hypothesizer.safetensors")), load_file(str(parts / "hypothesizer.safetensors"))
-    assert a.keys() == b.keys()
-    for k in a:
-        assert (a[k].float() - b[k].float()).abs().max().item() < 1e-6, k
+    assert_same_weights(whole / "hypothesizer.safetensors", parts / "hypothesizer.safetensors")

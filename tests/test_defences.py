@@ -20,6 +20,7 @@ import pytest
 from unembed import defences
 from unembed.defences.measure import (DefendConfig, Defender, least_squares_map, pareto_front, recommend, retrieval_scores,
                             retrieval_set)
+from conftest import half_written
 from unembed.errors import InputError
 
 UNEMBED = shutil.which("unembed", path=str(Path(sys.executable).parent)) or "unembed"
@@ -468,7 +469,7 @@ def test_a_signal_at_a_random_point_then_resume_gives_the_records_of_the_uninter
     if sig == "SIGTERM":
         assert proc.returncode == 130 and "Traceback" not in err, err[-2000:]
         assert "interrupted" in err.strip().splitlines()[-1]
-        assert [p for p in out.rglob("*") if p.name.endswith(".tmp")] == []
+        assert half_written(out) == []
         kept = [json.loads(line) for line in results.read_text().splitlines()]  # every line whole
     else:
         assert proc.returncode == -signal.SIGKILL

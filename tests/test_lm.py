@@ -286,8 +286,7 @@ def test_a_signal_at_a_random_point_of_lm_train_then_resume_gives_the_weights_of
     import subprocess
     import time
 
-    from safetensors.torch import load_file
-
+    from conftest import assert_same_weights
     from unembed_command import SRC, UNEMBED
 
     args = ["lm", "train", "--target", tiny[0], "--access", "probs:1", "--prompts", tiny[1], "--train-prompts", 0,
@@ -324,7 +323,4 @@ def test_a_signal_at_a_random_point_of_lm_train_then_resume_gives_the_weights_of
     files = sorted(p.name for p in (tmp_path / "whole" / "inverter").glob("*.safetensors"))
     assert files and files == sorted(p.name for p in (out / "inverter").glob("*.safetensors"))
     for name in files:
-        a, b = load_file(str(tmp_path / "whole" / "inverter" / name)), load_file(str(out / "inverter" / name))
-        assert a.keys() == b.keys()
-        for k in a:
-            assert (a[k].float() - b[k].float()).abs().max().item() < 1e-6, (name, k)
+        assert_same_weights(tmp_path / "whole" / "inverter" / name, out / "inverter" / name)

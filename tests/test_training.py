@@ -1,12 +1,11 @@
 import json
 
 import pytest
-from safetensors.torch import load_file
 
 from unembed.errors import InputError
 from unembed.inversion.training import Batches, TrainingInterrupted, corrupt, train
 
-from conftest import tiny_config
+from conftest import assert_same_weights, tiny_config
 
 
 def test_loss_falls_and_both_stages_logged(tiny_run):
@@ -34,10 +33,7 @@ def test_resume_reaches_the_same_state_as_an_uninterrupted_run(tmp_path, corpus_
     train(tiny_config(parts, corpus_file, **kw), resume=True, embedder=minilm)
 
     for name in ("hypothesizer.safetensors", "corrector.safetensors"):
-        a, b = load_file(str(whole / name)), load_file(str(parts / name))
-        assert a.keys() == b.keys()
-        for k in a:
-            assert (a[k] - b[k]).abs().max().item() < 1e-6, (name, k)
+        assert_same_weights(whole / name, parts / name)
 
 
 def test_existing_run_needs_resume_and_same_options(tmp_path, corpus_file, minilm):
@@ -106,9 +102,7 @@ def test_train_from_continues_an_inverter_and_keeps_its_embedder(tmp_path, tiny_
         train(tiny_config(parts, corpus, **kw), embedder=minilm, stop_after=13)
     train(tiny_config(parts, corpus, **kw), resume=True, embedder=minilm)
     for name in ("hypothesizer.safetensors", "corrector.safetensors"):
-        a, b = load_file(str(tmp_path / "cont" / name)), load_file(str(parts / name))
-        for k in a:
-            assert (a[k].float() - b[k].float()).abs().max().item() < 1e-6, (name, k)
+        assert_same_weights(tmp_path / "cont" / name, parts / name)
 
 
 def test_train_from_refuses_another_embedder(tmp_path, tiny_run, corpus_file):
