@@ -113,3 +113,23 @@ def test_train_from_refuses_another_embedder(tmp_path, tiny_run, corpus_file):
     with pytest.raises(EmbedderError, match="trained for"):
         train(tiny_config(tmp_path / "x", corpus_file, start_from=str(tiny_run), hypothesizer_steps=2,
                           corrector_steps=0), embedder=other)
+
+
+def test_sample_seed_draws_other_training_texts_and_keeps_the_splits(tmp_path, corpus_file, minilm):
+    import numpy as np
+
+    def sampled(name, **kw):
+        out = tmp_path / name
+        with pytest.raises(TrainingInterrupted):
+            train(tiny_config(out, corpus_file, train_texts=20, hypothesizer_steps=5, corrector_steps=0, **kw),
+                  embedder=minilm, stop_after=1)
+        return np.load(out / "embeddings" / "train.npy"), (out / "corpus" / "test.txt").read_text()
+
+    default, test_default = sampled("default")
+    same, test_same = sampled("same", sample_seed=0)
+    other, test_other = sampled("other", sample_seed=1)
+    assert np.array_equal(default, same)  # no sample seed: the run's seed
+    assert default.shape == other.shape and not np.array_equal(np.sort(default, 0), np.sort(other, 0))
+    assert test_default == test_same == test_other
+    with pytest.raises(InputError, match="--sample-seed"):
+        tiny_config(tmp_path / "bad", corpus_file, sample_seed=-1).check()

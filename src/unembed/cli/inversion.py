@@ -33,6 +33,9 @@ def train(
     init: str = typer.Option(_t("init"), help="bert (warm-start from MiniLM's weights) or random (not with --from)"),
     max_tokens: int = typer.Option(_t("max_tokens"), help="longest text, in tokens"),
     train_texts: int = typer.Option(_t("train_texts"), help="train on a seeded sample of this many corpus texts (0: all)"),
+    sample_seed: Optional[int] = typer.Option(None, help="seed of the --train-texts sample (default: --seed); the "
+                                              "splits stay --seed's, so a continued run can draw texts the last "
+                                              "one did not see and still be measured on the same test split"),
     hypothesizer_steps: int = typer.Option(_t("hypothesizer_steps")),
     corrector_steps: int = typer.Option(_t("corrector_steps")),
     corrector_examples: int = typer.Option(_t("corrector_examples"), help="training texts given a hypothesis (0: all)"),
@@ -51,7 +54,7 @@ def train(
     """
     resume = loop.pop("resume")
     cfg = TrainConfig(out=str(out_dir), embedder=embedder, corpus=corpus, model=model, init=init,
-                      start_from=start_from, max_tokens=max_tokens, train_texts=train_texts,
+                      start_from=start_from, max_tokens=max_tokens, train_texts=train_texts, sample_seed=sample_seed,
                       hypothesizer_steps=hypothesizer_steps, corrector_steps=corrector_steps,
                       corrector_examples=corrector_examples, corrector_rounds=corrector_rounds, lr=lr,
                       lr_pretrained=lr_pretrained, mixed_precision=mixed_precision, export_dtype=export_dtype, **loop)

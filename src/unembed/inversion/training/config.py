@@ -40,6 +40,8 @@ class TrainConfig:
     init_from: str | None = None  # a BERT safetensors file or model folder; default: the MiniLM package
     start_from: str | None = None  # continue this inverter (folder or shipped name): `unembed train --from`
     train_texts: int = 0  # train on a seeded sample of this many corpus texts (0: all); only they are embedded
+    sample_seed: int | None = None  # the seed of that sample (None: ``seed``); the splits stay ``seed``'s, so a
+    # continued run draws other training texts while its test split stays the one every run is measured on
     batch_size: int = 64
     lr: float = 1e-3  # fresh parameters
     lr_pretrained: float = 3e-4  # warm-started parameters (with start_from: every parameter)
@@ -74,6 +76,9 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
+        if self.sample_seed is not None and (isinstance(self.sample_seed, bool) or not isinstance(self.sample_seed, int)
+                                             or self.sample_seed < 0):
+            raise InputError(f"--sample-seed must be a whole number >= 0, got {self.sample_seed!r}")
         for name in ("train_texts", "hypothesizer_steps", "corrector_steps", "corrector_examples", "warmup_steps", "eval_every",
                      "n_validation", "n_test", "seed"):
             value = getattr(self, name)

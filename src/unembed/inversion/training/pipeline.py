@@ -279,7 +279,8 @@ class Trainer:
             corpus = self.corpus()
             train = corpus.train
             if 0 < self.cfg.train_texts < len(train):
-                keep = np.sort(np.random.default_rng([self.cfg.seed, 5]).permutation(len(train))[:self.cfg.train_texts])
+                sample_seed = self.cfg.seed if self.cfg.sample_seed is None else self.cfg.sample_seed
+                keep = np.sort(np.random.default_rng([sample_seed, 5]).permutation(len(train))[:self.cfg.train_texts])
                 train = [train[i] for i in keep]
             train_vecs = self.embeddings("train", train)
             val_vecs = self.embeddings("validation", corpus.validation)
