@@ -80,12 +80,12 @@ def pii(name: str, texts: list[str], preds: list[str], normalize) -> dict:
     return {k: {"found": f, "recovered": r, "rate": r / f if f else None} for k, (f, r) in kinds.items()}
 
 
-def evaluate_set(inv, name, texts, steps, beam, explore) -> dict:
+def evaluate_set(inv, name, texts, steps, beam, explore, edits=0) -> dict:
     from unembed.metrics import score
 
     vecs = inv.embedder.embed(texts)
     t0 = time.perf_counter()
-    res = inv.invert(vecs, steps=steps, beam=beam, explore=explore)
+    res = inv.invert(vecs, steps=steps, beam=beam, explore=explore, edits=edits)
     seconds = time.perf_counter() - t0
     preds = [r.text for r in res]
     m = score(preds, texts, normalize=inv.embedder.normalize_text, cosines=[r.cosine for r in res])
@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--beam", type=int, default=4)
     ap.add_argument("--explore", type=int, default=0)
+    ap.add_argument("--edits", type=int, default=0, help="token-level edits at this many doubted positions a step")
     ap.add_argument("--nn-pool", type=int, default=40000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sets", default="", help="comma-separated subset of the sets")
@@ -154,9 +155,10 @@ def main() -> None:
         inv = load_inverter(spec, precision=args.precision)
         evals = sets(corpus, inv.codec, args.n, args.seed)
         key = f"{inv.model_id}|steps{args.steps}|beam{args.beam}|explore{args.explore}" + \
-            ("" if inv.precision == "fp32" else f"|{inv.precision}")
+            (f"|edits{args.edits}" if args.edits else "") + ("" if inv.precision == "fp32" else f"|{inv.precision}")
         run = done["runs"].setdefault(key, {"inverter": spec, "model": inv.model_id, "steps": args.steps,
-                                            "beam": args.beam, "explore": args.explore, "precision": inv.precision,
+                                            "beam": args.beam, "explore": args.explore, "edits": args.edits,
+                                            "precision": inv.precision,
                                             "sets": {}})
         for name, texts in evals.items():
             if chosen and name not in chosen:
@@ -165,7 +167,7 @@ def main() -> None:
             if tag in run["sets"]:
                 continue
             t0 = time.perf_counter()
-            run["sets"][tag] = evaluate_set(inv, name, texts, args.steps, args.beam, args.explore)
+            run["sets"][tag] = evaluate_set(inv, name, texts, args.steps, args.beam, args.explore, args.edits)
             print(f"{spec} {name}: BLEU {run['sets'][tag]['bleu']:.1f} ({time.perf_counter() - t0:.0f}s)", flush=True)
             save()
     nn = done.setdefault("nearest_neighbour", {})
@@ -182,7 +184,8 @@ def main() -> None:
 
 def print_tables(done: dict) -> None:
     for key, run in done["runs"].items():
-        print(f"\n{run['inverter']} ({run['model']}), {run['steps']} steps, beam {run['beam']}, explore {run['explore']}")
+        print(f"\n{run['inverter']} ({run['model']}), {run['steps']} steps, beam {run['beam']}, explore {run['explore']}, "
+              f"edits {run.get('edits', 0)}")
         print("| set | n | BLEU | token F1 | exact % | cosine | PII recovered |")
         print("|---|---|---|---|---|---|---|")
         for tag, r in run["sets"].items():

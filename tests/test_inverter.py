@@ -236,3 +236,54 @@ def test_an_exception_in_on_step_stops_the_inversion(tiny_inverter, minilm):
 
     with pytest.raises(Stop):
         tiny_inverter.invert(minilm.embed(TEXTS), steps=5, beam=2, on_step=stop_at_1)
+
+
+def test_token_edits_substitute_insert_delete_and_cut_at_the_most_doubted_positions():
+    from unembed.inversion.edits import token_edits
+
+    eos = 9
+    ids = [1, 2, 3]
+    doubt = [0.1, 5.0, 0.2, 3.0]  # position 1 most doubted, then the end of the text (position 3)
+    alts = [[7, 8], [4, eos], [5, 6], [6, 2]]
+    out = token_edits(ids, doubt, alts, positions=2, eos_id=eos)
+    assert out == [
+        [1, 4, 3],  # position 1: alternative 4 in place
+        [1],  # EOS in place of token 2 cuts the text
+        [1, 4, 2, 3],  # the first non-EOS alternative inserted before it
+        [1, 3],  # the token deleted
+        [1, 2, 3, 6],  # the end: each alternative appended (inserting 6 repeats this one: dropped)
+        [1, 2, 3, 2],
+    ]
+    assert ids not in out and len(set(map(tuple, out))) == len(out)
+    assert token_edits([1], [9.0, 0.0], [[eos], [1]], positions=1, eos_id=eos) == []  # no empty text
+
+
+def test_edit_proposals_never_offer_the_own_token_or_a_special_one():
+    import torch
+    from unembed.inversion.edits import proposals
+
+    torch.manual_seed(0)
+    lp = torch.randn(2, 4, 12).log_softmax(-1)
+    ids = torch.tensor([[3, 4, 5], [6, 7, 0]])
+    doubt, alts = proposals(lp, ids, [3, 2], eos_id=2, k=5, banned={0, 1, 2})
+    assert alts.shape == (2, 4, 5)
+    own = [[3, 4, 5, 2], [6, 7, 2, 0]]
+    for b in range(2):
+        for j in range(4):
+            assert own[b][j] not in alts[b, j].tolist()
+            assert not {0, 1} & set(alts[b, j].tolist())
+    assert doubt[1, 3] == -float("inf")  # past the end of the second row
+    assert doubt[0, 1] == -lp[0, 1, 4]
+
+
+def test_edits_add_candidates_and_never_lose_to_the_plain_step(tiny_inverter, minilm):
+    vecs = minilm.embed(TEXTS)
+    plain = tiny_inverter.invert(vecs, steps=1, beam=1, early_stop=False)
+    plain_spent = tiny_inverter.stats["texts_embedded"]
+    edited = tiny_inverter.invert(vecs, steps=1, beam=1, early_stop=False, edits=4)
+    assert tiny_inverter.stats["texts_embedded"] > plain_spent  # the edits were embedded and ranked
+    for p, r in zip(plain, edited):
+        assert r.history[0] == p.history[0]
+        assert r.cosine >= p.cosine - 1e-9  # step 1's pool holds everything the plain step had, and more
+    with pytest.raises(InputError, match="edits"):
+        tiny_inverter.invert(vecs, steps=1, edits=-1)

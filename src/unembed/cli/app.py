@@ -59,12 +59,14 @@ def with_loop_options(config_class):
 
 
 def check_run_args(steps: int | None = None, beam: int | None = None, batch_size: int | None = None,
-                   **positive: int | None) -> None:
+                   edits: int | None = None, **positive: int | None) -> None:
     """Refuse bad numbers with one line before anything is loaded (the inverter takes seconds)."""
     from ..errors import InputError
 
     if steps is not None and steps < 0:
         raise InputError(f"--steps must be >= 0, not {steps}")
+    if edits is not None and edits < 0:
+        raise InputError(f"--edits must be >= 0, not {edits}")
     if beam is not None and beam < 1:
         raise InputError(f"--beam must be >= 1, not {beam}")
     if batch_size is not None and batch_size < 1:

@@ -66,6 +66,11 @@ def train(
     console.print(f"[green]inverter saved to {out_dir}[/green] ({inv.model_id})")
 
 
+EDITS_HELP = ("token-level edits a step: at this many positions the corrector doubts most, its likeliest other "
+              "tokens are tried in place (and inserted, and the token deleted), ranked by re-embedded cosine; "
+              "0: none. Slower (each edit is one embedded text), recovers more exactly")
+
+
 @app.command()
 def invert(
     inverter: str = typer.Option("minilm", help="an inverter folder or a shipped name"),
@@ -73,6 +78,7 @@ def invert(
     text: Optional[List[str]] = typer.Option(None, help="embed this text, then recover it (repeatable)"),
     steps: int = typer.Option(20),
     beam: int = typer.Option(4),
+    edits: int = typer.Option(0, help=EDITS_HELP),
     batch_size: int = typer.Option(64),
     embedder: Optional[str] = typer.Option(None, help="override the embedder used for re-embedding"),
     out_file: Optional[Path] = typer.Option(None, "--out", help="write results as JSON lines"),
@@ -85,7 +91,7 @@ def invert(
 
     if (vectors is None) == (not text):
         raise InputError("give either --vectors FILE or --text \"...\"")
-    check_run_args(steps, beam, batch_size)  # bad arguments fail before the inverter loads
+    check_run_args(steps, beam, batch_size, edits=edits)  # bad arguments fail before the inverter loads
     ids, arr, originals = None, None, None
     if vectors is not None:
         ids, arr = load_vectors(vectors)
@@ -97,7 +103,7 @@ def invert(
     ids = ids or [str(i) for i in range(len(arr))]
     arr = check_vectors(arr, inv.dim, invertible=True)  # refuse bad input before any progress bar starts
     with counting(console, len(arr)) as progress:
-        results = inv.invert(arr, steps=steps, beam=beam, batch_size=batch_size, progress=progress)
+        results = inv.invert(arr, steps=steps, beam=beam, batch_size=batch_size, progress=progress, edits=edits)
     records = []
     for i, r in zip(ids, results):
         rec = {"id": i, "text": r.text, "cosine": r.cosine, "steps": r.steps, "stopped": r.stopped,
@@ -129,6 +135,7 @@ def eval_(
     texts: Path = typer.Option(..., help=".txt (one per line) or .jsonl with a text field"),
     steps: int = typer.Option(20),
     beam: int = typer.Option(4),
+    edits: int = typer.Option(0, help=EDITS_HELP),
     limit: Optional[int] = typer.Option(None, help="evaluate a seeded sample of this many texts"),
     seed: int = typer.Option(0),
     batch_size: int = typer.Option(64),
@@ -144,7 +151,7 @@ def eval_(
     from ..corpus import read_texts
     from ..inversion.evaluate import evaluate, sample
 
-    check_run_args(steps, beam, batch_size, limit=limit)
+    check_run_args(steps, beam, batch_size, limit=limit, edits=edits)
     data = sample(read_texts(texts), limit, seed)  # a bad or empty texts file fails before the inverter loads
     if not data:
         raise InputError(f"{texts} holds no texts (blank lines are skipped): give one text a line")
@@ -152,7 +159,7 @@ def eval_(
     _ = inv.embedder  # load and check it before any progress bar starts
     with counting(console, len(data)) as progress:
         res = evaluate(inv, data, steps=steps, beam=beam, data_name=texts.name, seed=seed,
-                       batch_size=batch_size, early_stop=not no_early_stop, progress=progress)
+                       batch_size=batch_size, early_stop=not no_early_stop, progress=progress, edits=edits)
     res = res.to_dict()
     from ..distributed import context
 

@@ -25,12 +25,12 @@ from .inverter import Inversion
 __all__ = ["Evaluation", "evaluate", "sample", "text_digest"]
 
 
-def _sharded_invert(ctx, inverter, vectors, steps, beam, batch_size, early_stop, progress) -> list[Inversion]:
+def _sharded_invert(ctx, inverter, vectors, steps, beam, batch_size, early_stop, progress, edits=0) -> list[Inversion]:
     """This rank's blocks of ``batch_size`` inverted, every rank's gathered in order (on every rank)."""
     n = len(vectors)
     mine = [i for k, start in enumerate(range(0, n, batch_size)) if k % ctx.world == ctx.rank
             for i in range(start, min(n, start + batch_size))]
-    part = inverter.invert(vectors[mine], steps=steps, beam=beam, batch_size=batch_size, early_stop=early_stop,
+    part = inverter.invert(vectors[mine], steps=steps, beam=beam, batch_size=batch_size, early_stop=early_stop, edits=edits,
                            progress=progress) if mine else []
     stats = dict(inverter.stats)
     gathered = ctx.gather((mine, part, stats))
@@ -89,8 +89,11 @@ class Evaluation:
 
 
 def evaluate(inverter, texts: Sequence[str], steps: int = 20, beam: int = 4, data_name: str = "texts",
-             seed: int = 0, batch_size: int = 64, early_stop: bool = True, progress=None) -> Evaluation:
+             seed: int = 0, batch_size: int = 64, early_stop: bool = True, progress=None, edits: int = 0) -> Evaluation:
     """Invert the embeddings of ``texts`` and score the recovered texts against them.
+
+    ``edits``: token-level edits at that many doubted positions a step (``Inverter.invert``); named
+    in the signature when used.
 
     Headline metrics compare texts after the embedder's own normalisation when it is uncased (its
     vectors hold no case), and the case-sensitive figures are reported beside them under ``cased``.
@@ -104,10 +107,10 @@ def evaluate(inverter, texts: Sequence[str], steps: int = 20, beam: int = 4, dat
     vectors = embedder.embed(texts)
     ctx = context()
     if ctx.sharded:
-        results = _sharded_invert(ctx, inverter, vectors, steps, beam, batch_size, early_stop, progress)
+        results = _sharded_invert(ctx, inverter, vectors, steps, beam, batch_size, early_stop, progress, edits)
     else:
         results = inverter.invert(vectors, steps=steps, beam=beam, batch_size=batch_size, early_stop=early_stop,
-                                  progress=progress)
+                                  progress=progress, edits=edits)
     uncased = not getattr(embedder, "cased", True)
     norm_name = f"{embedder.name} text normalisation (uncased: lowercase, accents stripped)" if uncased else "none"
     m = score([r.text for r in results], texts, normalize=embedder.normalize_text if uncased else None,
@@ -120,6 +123,7 @@ def evaluate(inverter, texts: Sequence[str], steps: int = 20, beam: int = 4, dat
         "n": len(texts),
         "steps": steps,
         "beam": beam,
+        **({"edits": edits} if edits else {}),
         "early_stop": "yes" if early_stop else "no",
         "precision": inverter.precision,
         "norm": "uncased" if uncased else "none",

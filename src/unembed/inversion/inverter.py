@@ -367,6 +367,8 @@ class Inverter:
         temperature: float = 1.0,
         seed: int = 0,
         on_step: Callable[[StepUpdate], None] | None = None,
+        edits: int = 0,
+        edit_alternatives: int = 2,
     ) -> list[Inversion]:
         """Recover one text per row of ``vectors`` (n, d).
 
@@ -375,15 +377,21 @@ class Inverter:
         from the best candidate at every step beside the beam's deterministic ones, so the search
         can leave a fixed point (a deterministic corrector handed the same hypothesis writes the
         same correction again); the fixed-point early stop is then replaced by ``patience``.
+        ``edits`` > 0 adds token-level edits of the best candidate at every step
+        (:mod:`unembed.inversion.edits`): at the ``edits`` positions whose token the corrector doubts
+        most, its ``edit_alternatives`` likeliest other tokens in place, the best one inserted, and the
+        token deleted; the embedder's cosine ranks them with the rest of the pool. Each edit costs
+        one embedded text, so this trades speed for exact recovery near the target.
         ``progress(k)`` is called after each batch with the number of items finished;
         ``on_step(update)`` after every step of every batch with a :class:`StepUpdate` (each item's
         best text, cosine and beam so far): what a live view shows. An exception it raises stops the
         inversion (a way to cancel it); otherwise it changes nothing.
         ``self.stats`` holds embedder calls, texts embedded and where the time went.
         """
-        if steps < 0 or beam < 1 or batch_size < 1 or explore < 0:
-            raise InputError(f"steps and explore must be >= 0 and beam, batch_size >= 1 (got steps={steps}, beam={beam}, "
-                             f"batch_size={batch_size}, explore={explore})")
+        if steps < 0 or beam < 1 or batch_size < 1 or explore < 0 or edits < 0 or edit_alternatives < 1:
+            raise InputError(f"steps, explore and edits must be >= 0 and beam, batch_size, edit_alternatives >= 1 (got "
+                             f"steps={steps}, beam={beam}, batch_size={batch_size}, explore={explore}, edits={edits}, "
+                             f"edit_alternatives={edit_alternatives})")
         if explore and not temperature > 0:
             raise InputError(f"temperature must be > 0 to explore, got {temperature}")
         if steps > 0 and self.corrector is None:
@@ -398,7 +406,7 @@ class Inverter:
             gen = torch.Generator(device=self.device).manual_seed(seed * 1_000_003 + start)
             results.extend(self._invert_batch(vectors[start:start + batch_size], steps, beam, early_stop,
                                               threshold, patience, min_delta, explore, temperature, gen,
-                                              on_step, start))
+                                              on_step, start, (edits, edit_alternatives)))
             if progress:
                 progress(min(start + batch_size, len(vectors)))
         self.stats["seconds"] = time.perf_counter() - t_start
@@ -408,7 +416,8 @@ class Inverter:
 
     def _invert_batch(self, targets: np.ndarray, steps, beam, early_stop, threshold, patience, min_delta,
                       explore: int = 0, temperature: float = 1.0, generator: torch.Generator | None = None,
-                      on_step: Callable[[StepUpdate], None] | None = None, start: int = 0):
+                      on_step: Callable[[StepUpdate], None] | None = None, start: int = 0,
+                      edits: tuple[int, int] = (0, 1)):
         n = len(targets)
         dev = self.device
         t_step, calls_step = time.perf_counter(), self.stats["embedder_calls"]
@@ -496,6 +505,10 @@ class Inverter:
                 sampled = self._correct(e, best, cache, explore, temperature, generator)
                 for (i, _), texts_i in zip(best, sampled):
                     pools[i].extend(texts_i)
+            if edits[0]:
+                best = [(i, beams[i][0][0]) for i in active]
+                for (i, _), texts_i in zip(best, self._edit(e, best, cache, *edits)):
+                    pools[i].extend(texts_i)
             charge([pools.get(i, []) for i in range(n)])
             for i in list(active):
                 before = [t for t, _ in beams[i]]
@@ -548,6 +561,30 @@ class Inverter:
         out: list[list[str]] = [[] for _ in rows]
         for pos, r in enumerate(order):
             out[r] = flat[pos * k:(pos + 1) * k]
+        return out
+
+    def _edit(self, e, rows, cache, positions: int, alternatives: int, chunk: int = 16) -> list[list[str]]:
+        """Token-level edits of each (item, hypothesis) row, proposed by the corrector (:mod:`.edits`)."""
+        from .edits import proposals, token_edits
+
+        dev, codec = self.device, self.codec
+        hyp_ids = codec.ids([t for _, t in rows], self.max_tokens + 8)
+        out: list[list[str]] = []
+        t0 = time.perf_counter()
+        for start in range(0, len(rows), chunk):
+            part = slice(start, start + chunk)
+            ids, mask = codec.pad(hyp_ids[part])
+            ids, mask = ids.to(dev), mask.to(dev)
+            e_rows = e[[i for i, _ in rows[part]]]
+            e_hat = torch.from_numpy(np.stack([cache[t] for _, t in rows[part]])).to(dev)
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
+                lp = self.corrector.token_logprobs(e_rows, e_hat, ids, mask)
+            doubt, alts = proposals(lp, ids, [len(s) for s in hyp_ids[part]], codec.eos_id, alternatives,
+                                    codec.special_ids())
+            for k, seq in enumerate(hyp_ids[part]):
+                edited = token_edits(seq, doubt[k].tolist(), alts[k].tolist(), positions, codec.eos_id)
+                out.append(codec.decode(codec.pad(edited)[0]) if edited else [])
+        self.stats["decode_seconds"] += time.perf_counter() - t0
         return out
 
     @torch.no_grad()

@@ -50,6 +50,10 @@ class Codec:
     def save(self, path: str | Path) -> None:
         self.tokenizer.save(str(path))
 
+    def special_ids(self) -> set[int]:
+        """Ids of the tokenizer's special tokens ([PAD], [CLS], [SEP], [UNK], [MASK], ...)."""
+        return {i for i, t in self.tokenizer.get_added_tokens_decoder().items() if t.special}
+
     def ids(self, texts: Sequence[str], max_tokens: int | None = None) -> list[list[int]]:
         """WordPiece ids without special tokens, cut to ``max_tokens``."""
         enc = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)

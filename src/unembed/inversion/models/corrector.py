@@ -53,3 +53,10 @@ class Corrector(nn.Module):
     @torch.no_grad()
     def sample(self, e, e_hat, hyp_ids, hyp_mask, max_len: int, n: int, temperature: float = 1.0, generator=None):
         return self.seq2seq.sample(*self.encode(e, e_hat, hyp_ids, hyp_mask), max_len, n, temperature, generator)
+
+    @torch.no_grad()
+    def token_logprobs(self, e, e_hat, hyp_ids, hyp_mask) -> torch.Tensor:
+        """How the corrector would rewrite each token of the hypothesis in place: log-probabilities
+        (B, T + 1, V) of each position's token given the hypothesis' earlier tokens (teacher-forced on the
+        hypothesis itself). Where the hypothesis' own token is unlikely, the corrector doubts it."""
+        return self.seq2seq.next_token_logprobs(*self.encode(e, e_hat, hyp_ids, hyp_mask), hyp_ids)

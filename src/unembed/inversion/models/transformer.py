@@ -187,6 +187,14 @@ class Seq2Seq(nn.Module):
         logits = self.decode(inputs, self.memory_kv(memory), memory_mask)
         return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=self.cfg.pad_id)
 
+    @torch.no_grad()
+    def next_token_logprobs(self, memory, memory_mask, ids: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced log-probabilities (B, T + 1, V) of the token at each position of ``ids`` (B, T,
+        right-padded) given the tokens before it; row T scores what follows the last token (EOS or more)."""
+        bos = torch.full_like(ids[:, :1], self.cfg.bos_id)
+        logits = self.decode(torch.cat([bos, ids], dim=1), self.memory_kv(memory), memory_mask)
+        return logits.float().log_softmax(-1)
+
     # -- generation ---------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, memory, memory_mask, max_len: int, num_beams: int = 1, num_return: int = 1):
