@@ -97,3 +97,31 @@ def test_bert_warm_start_loads_minilm_layers():
     assert torch.equal(h.seq2seq.encoder[2].ff.up.weight, state["encoder.layer.5.intermediate.dense.weight"])
     assert torch.equal(h.seq2seq.decoder[0].attn.query.weight, state["encoder.layer.0.attention.self.query.weight"])
     assert not any(".cross." in n for n in loaded)  # cross-attention stays fresh
+
+
+def test_decoding_restores_the_spacing_wordpiece_drops():
+    """encode -> decode gives back the normalised text for the common shapes of addresses, code and prose
+    (the embedder cannot see this spacing, so an inverter's exact match is capped by it)."""
+    import pytest
+
+    from unembed.inversion.tokenization import Codec
+
+    codec = Codec.default()
+    cases = [
+        "grace: hello there; see https://example.com/docs now.",
+        "greg kroah-hartman <gregkh@linuxfoundation.org>",
+        "the contract was sent to rios@bartlett.com. please return it by friday.",
+        "write to madhav@thakkar-wali.co.in today",
+        'set it to "on" (default: off).',
+        "it costs $4.50, i.e. 10% less than 20,000 units at 10:30 on 2023-05-01.",
+        "thanks for your email of november 22, 2023.",
+        "a salary of 3 289,42 kr",
+        "call open() or write(2) from c++ at at&t, and/or edit androidmanifest.xml",
+        "found under /usr/lib/graywolf/bin and in the workers' rights of o'brien",
+        "#include <stdio.h>",
+    ]
+    ids = codec.ids(cases)
+    assert codec.decode(codec.pad(ids)[0]) == cases
+    assert codec.decode(codec.pad(codec.ids(["invoice of 2024: 5 items"]))[0]) == ["invoice of 2024: 5 items"]
+    with pytest.raises(AssertionError):  # a sentence after an abbreviation-like word stays a guess
+        assert codec.decode(codec.pad(codec.ids(["see power.wakeup for details"]))[0]) == ["see power.wakeup for details"]
