@@ -388,3 +388,16 @@ def test_summary_carries_the_project_signature(tmp_path, tiny_inverter, vectors)
     assert "steps:1|beam:1" in sig["string"] and sig["string"].endswith(f"unembed:{sig['unembed']}")
     assert "13a" in sig["metrics"]["bleu"]
     assert sig["string"] in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_an_audit_with_token_edits_names_them_and_resumes_only_with_them(tmp_path, tiny_inverter, vectors):
+    store, _ = build("faiss", tmp_path, vectors)
+    with Audit(store, tiny_inverter, tmp_path / "out", steps=1, beam=1, limit=3, edits=2) as job:
+        job.check()
+        s = job.run()
+    assert "steps:1|beam:1|edits:2" in s["signature"]["string"]
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["settings"]["edits"] == 2
+    with pytest.raises(InputError, match="edits=2"):
+        Audit(store, tiny_inverter, tmp_path / "out", steps=1, beam=1, limit=3, resume=True)
+    plain = audit(store, tiny_inverter, tmp_path / "plain", steps=1, beam=1, limit=3)
+    assert "|edits:" not in plain["signature"]["string"]

@@ -85,7 +85,7 @@ from .stores import StoreReader, open_store, private_copies_under, redact, sweep
 log = logging.getLogger(__name__)
 
 RESULTS, SUMMARY, REPORT, RUN, COPIES = "results.jsonl", "summary.json", "report.html", "run.json", "private-copies"
-IDENTITY = ("store", "inverter", "embedder", "steps", "beam", "limit", "sample", "seed")
+IDENTITY = ("store", "inverter", "embedder", "steps", "beam", "edits", "limit", "sample", "seed")
 MATCH_COSINE, APPROX_COSINE, LOSSY_APPROX_COSINE, PROBE_MARGIN = 0.99, 0.90, 0.50, 0.05
 KINDS = ("email", "phone", "date", "number", "name")
 
@@ -350,22 +350,24 @@ class Audit:
     def __init__(self, store: str | StoreReader, inverter, out_dir: str | Path, steps: int = 20, beam: int = 4,
                  limit: int | None = None, sample: int | None = None, resume: bool = False, batch_size: int = 32,
                  read_batch: int = 256, seed: int = 0, check_size: int = 32, force: bool = False,
-                 adapt=None, advise=None):
+                 adapt=None, advise=None, edits: int = 0):
         for name, value in (("limit", limit), ("sample", sample)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InputError(f"--{name} must be a positive integer, not {value!r}")
-        if steps < 0 or beam < 1 or batch_size < 1 or read_batch < 1 or check_size < 1:
-            raise InputError(f"steps must be >= 0 and beam, batch sizes, check size >= 1 (got steps={steps}, beam={beam})")
+        if steps < 0 or edits < 0 or beam < 1 or batch_size < 1 or read_batch < 1 or check_size < 1:
+            raise InputError(f"steps and edits must be >= 0 and beam, batch sizes, check size >= 1 (got steps={steps}, "
+                             f"edits={edits}, beam={beam})")
         if steps > 0 and inverter.corrector is None:
             raise InputError("this inverter has no corrector (hypothesizer only): use --steps 0")
         self.inverter = inverter
         self.embedder = inverter.embedder  # loads and checks the embedder before anything is read
         self.out = Path(out_dir)
         self.steps, self.beam, self.limit, self.sample, self.seed = steps, beam, limit, sample, seed
+        self.edits = edits
         self.batch_size, self.read_batch, self.check_size, self.force = batch_size, read_batch, check_size, force
         self.results_path = self.out / RESULTS
         self.settings = {"store": redact(store if isinstance(store, str) else store.uri), "inverter": inverter.model_id,
-                         "embedder": self.embedder.name, "steps": steps, "beam": beam, "limit": limit,
+                         "embedder": self.embedder.name, "steps": steps, "beam": beam, "edits": edits, "limit": limit,
                          "sample": sample, "seed": seed}
         self.ctx = shards.context()  # rank and process count under torchrun / accelerate launch
         self.adapt, self.advise = adapt, advise  # AdaptConfig / AdviceConfig, or None
@@ -407,8 +409,11 @@ class Audit:
                              "choose another --out (or delete the folder to start again)")
         grown = _sample_grows(previous.get("sample"), self.settings["sample"])
         for key in IDENTITY:
-            if key == "embedder" and key not in previous:
-                continue  # folders written before run.json did not record it
+            if key in ("embedder", "edits") and key not in previous:
+                if key == "edits" and self.settings["edits"]:
+                    raise InputError(f"{self.out} holds an audit without token edits, not edits={self.settings['edits']}: "
+                                     "resume it with the same settings, or choose another --out")
+                continue  # folders written before run.json recorded it
             if previous.get(key) != self.settings[key] and not (key == "sample" and grown):
                 raise InputError(f"{self.out} holds an audit with {key}={previous.get(key)!r}, not "
                                  f"{self.settings[key]!r}: resume it with the same settings, or choose another --out")
@@ -521,7 +526,8 @@ class Audit:
         if rescale:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         t = time.perf_counter()
-        results = (inverter or self.inverter).invert(vectors, steps=self.steps, beam=self.beam, batch_size=len(chunk))
+        results = (inverter or self.inverter).invert(vectors, steps=self.steps, beam=self.beam, batch_size=len(chunk),
+                                                     edits=self.edits)
         self._timing["invert_seconds"] += time.perf_counter() - t
         t = time.perf_counter()
         originals = [c.document if isinstance(c.document, str) and c.document.strip() else None for c in chunk]
@@ -597,7 +603,8 @@ class Audit:
             "model": st["inverter"], "embedder": st["embedder"], "store": st["store"], "n": n,
             "selection": (f"sample{st['sample']}:seed{st['seed']}" if st.get("sample") else
                           f"first{st['limit']}" if st.get("limit") else "all"),
-            "steps": st["steps"], "beam": st["beam"], "early_stop": "yes", "precision": self.inverter.precision,
+            "steps": st["steps"], "beam": st["beam"], **({"edits": st["edits"]} if st.get("edits") else {}),
+            "early_stop": "yes", "precision": self.inverter.precision,
             "norm": "none" if self.normalization == "none" else "uncased",
         }, metrics=dict(METRIC_SETTINGS, normalization=self.normalization), kind="audit")
 

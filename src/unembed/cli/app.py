@@ -19,6 +19,9 @@ console = Console(stderr=True)  # progress, notes and errors
 out = Console()  # results
 
 PRECISION_HELP = "decoding precision: auto (bf16 where the hardware has it), fp32, bf16"
+EDITS_HELP = ("token-level edits a step: at this many positions the corrector doubts most, its likeliest other tokens "
+              "are tried in place (and inserted, and the token deleted), ranked by re-embedded cosine; 0: none. "
+              "Slower (each edit is one embedded text); a stronger attacker")
 
 
 def default(config_class, name: str):

@@ -12,7 +12,7 @@ from ..audit.adapt import TYPICAL_TIME, AdaptConfig
 from ..audit.advice import AdviceConfig
 from ..audit.stores import check_uri, uri_forms
 from ..errors import InputError
-from .app import PRECISION_HELP, app, check_run_args, console, default, load_for_cli, out
+from .app import EDITS_HELP, PRECISION_HELP, app, check_run_args, console, default, load_for_cli, out
 from .progress import counting
 
 
@@ -30,6 +30,7 @@ def audit_(
     inverter: str = typer.Option("minilm", help="an inverter folder or a shipped name"),
     steps: int = typer.Option(20),
     beam: int = typer.Option(4),
+    edits: int = typer.Option(0, help=EDITS_HELP),
     out_dir: Path = typer.Option(Path("audit"), "--out", help="folder for results.jsonl, summary.json and report.html"),
     limit: Optional[int] = typer.Option(None, help="audit only the first N records of the store"),
     sample: Optional[int] = typer.Option(None, help="audit a seeded uniform sample of N records (only those rows are "
@@ -64,7 +65,7 @@ def audit_(
     from ..audit import Audit
 
     # arguments, the store's URI and the output folder are checked before the inverter loads
-    check_run_args(steps, beam, batch_size, limit=limit, sample=sample)
+    check_run_args(steps, beam, batch_size, edits=edits, limit=limit, sample=sample)
     check_uri(store)
     results = out_dir / "results.jsonl"
     if out_dir.exists() and not out_dir.is_dir():
@@ -84,7 +85,7 @@ def audit_(
 
         parse_list(advice_defences)  # a bad spec fails before anything is read
     with Audit(store, inv, out_dir, steps=steps, beam=beam, limit=limit, sample=sample, resume=resume,
-               batch_size=batch_size, seed=seed, force=force, adapt=adapt_cfg, advise=advice_cfg) as job:
+               batch_size=batch_size, seed=seed, force=force, adapt=adapt_cfg, advise=advice_cfg, edits=edits) as job:
         main = job.ctx.main
         if not main:  # the other processes of a sharded audit work quietly; the main one reports
             job.check()

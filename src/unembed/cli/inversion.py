@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..inversion.training.config import TrainConfig
-from .app import (PRECISION_HELP, app, check_run_args, check_texts_given, console, default, load_for_cli, out,
+from .app import (EDITS_HELP, PRECISION_HELP, app, check_run_args, check_texts_given, console, default, load_for_cli, out,
                   with_loop_options)
 from .progress import RichReporter, bars, counting
 
@@ -64,11 +64,6 @@ def train(
     with bars(console) as p:
         inv = run_training(cfg, resume=resume, reporter=RichReporter(p))
     console.print(f"[green]inverter saved to {out_dir}[/green] ({inv.model_id})")
-
-
-EDITS_HELP = ("token-level edits a step: at this many positions the corrector doubts most, its likeliest other "
-              "tokens are tried in place (and inserted, and the token deleted), ranked by re-embedded cosine; "
-              "0: none. Slower (each edit is one embedded text), recovers more exactly")
 
 
 @app.command()
