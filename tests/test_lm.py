@@ -127,6 +127,31 @@ def test_training_resumes_from_its_cache_and_checkpoint(tiny, target, tmp_path):
     assert (tmp_path / "r" / "inverter" / "lm_inverter.json").exists()
 
 
+def test_an_lm_inverter_can_start_from_an_embedding_inverters_hypothesizer(tiny, target, tiny_run, tmp_path):
+    from unembed import load_inverter
+    from unembed.lm.model import LMInverterModel, LMModelConfig
+    from unembed.lm.training import warm_start_from_inverter
+    from unembed.inversion.training.pipeline import preset_transformer
+    from unembed.inversion.tokenization import Codec
+
+    source = load_inverter(tiny_run, precision="fp32").hypothesizer.seq2seq.state_dict()
+    codec = Codec.default()
+    tcfg, _ = preset_transformer("tiny", codec.vocab_size, 0.0, codec)
+    model = LMInverterModel(LMModelConfig(feature_dim=17, positions=1, n_pseudo_tokens=4, transformer=tcfg))
+    names = warm_start_from_inverter(model.seq2seq, str(tiny_run))
+    assert names and all(torch.equal(model.seq2seq.state_dict()[n], source[n]) for n in source)
+    bigger, _ = preset_transformer("small", codec.vocab_size, 0.1, codec)
+    with pytest.raises(InputError, match="--model"):
+        warm_start_from_inverter(LMInverterModel(LMModelConfig(feature_dim=17, transformer=bigger)).seq2seq,
+                                 str(tiny_run))
+    with pytest.raises(InputError, match="--init"):
+        warm_start_from_inverter(model.seq2seq, str(tmp_path / "no-such-inverter"))
+    # and through training: the run starts there and finishes
+    folder = train_lm(small_config(tmp_path / "r", tiny, "probs:1", init=str(tiny_run), steps=10, eval_every=10),
+                      target=target)
+    assert (folder / "lm_inverter.json").exists()
+
+
 def test_topk_mode_end_to_end_counts_queries(tiny, target, tmp_path):
     from unembed.lm.evaluate import evaluate_lm
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, UnembedError
 from ..inversion.models.transformer import load_bert_weights
 from ..inversion.tokenization import Codec
 from ..inversion.training import Fitter, LoopSettings, check_model_size, preset_transformer
@@ -35,7 +35,7 @@ from .inverter import LMInverter, pool
 from .model import LMInverterModel, LMModelConfig
 from .targets import GEMMA, LocalTarget, Target, load_target
 
-__all__ = ["LMTrainConfig", "train_lm", "observe_split", "projection_for"]
+__all__ = ["LMTrainConfig", "train_lm", "observe_split", "projection_for", "warm_start_from_inverter"]
 
 
 @dataclass
@@ -52,7 +52,7 @@ class LMTrainConfig:
     max_prompt_tokens: int = 32
     sample_tokens: int = 24  # samples: length of each sampled output
     model: str = "small"  # inversion.training PRESETS name
-    init: str = "bert"  # "bert": the decoder warm-starts from MiniLM's BERT weights; "random"
+    init: str = "bert"  # "bert": warm start from MiniLM's BERT weights; "random"; or an embedding inverter
     steps: int = 3000
     batch_size: int = 32
     lr: float = 1e-3
@@ -67,6 +67,27 @@ class LMTrainConfig:
     shard: int = 64
     dtype: str = "float32"  # weights on disk: float32, float16 or int8
     stop_after: int | None = None
+
+
+def warm_start_from_inverter(seq2seq: torch.nn.Module, spec: str) -> list[str]:
+    """Copy an embedding inverter's hypothesizer encoder-decoder (a shipped name such as ``minilm``, or
+    a folder) into ``seq2seq``; returns the names copied (all of them: the sizes must match).
+
+    Deliberate difference from logit2prompt (Morris et al. 2024), which starts from a pretrained T5:
+    our embedding hypothesizer already writes corpus text from pseudo-token vectors, so only the
+    projection from the LM's outputs is learned from scratch, and the decoder starts knowing the
+    prompts' language, the main cost of a CPU-sized training run."""
+    from ..inversion import load_inverter
+
+    try:
+        source = load_inverter(spec, precision="fp32").hypothesizer.seq2seq
+    except UnembedError as exc:
+        raise InputError(f"--init {spec}: neither bert, random nor an embedding inverter ({exc})") from None
+    if replace(source.cfg, dropout=seq2seq.cfg.dropout) != seq2seq.cfg:
+        raise InputError(f"--init {spec}: its hypothesizer's transformer ({source.cfg}) differs from this --model's "
+                         f"({seq2seq.cfg}); pick the --model of the same size, or --init bert")
+    seq2seq.load_state_dict(source.state_dict())
+    return [name for name, _ in seq2seq.named_parameters()]
 
 
 def projection_for(target: Target) -> SpanProjection:
@@ -135,6 +156,8 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
 
         state = warm_start_state(TrainConfig(out=str(out)))
         pretrained = {f"seq2seq.{n}" for n in load_bert_weights(model.seq2seq, state)}
+    elif cfg.init != "random":
+        pretrained = {f"seq2seq.{n}" for n in warm_start_from_inverter(model.seq2seq, cfg.init)}
     if obs.features is not None:
         model.set_standardisation(torch.as_tensor(obs.features))
     labels_all = codec.labels(train_prompts, cfg.max_prompt_tokens)
