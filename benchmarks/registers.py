@@ -170,13 +170,13 @@ def main() -> None:
             run["sets"][tag] = evaluate_set(inv, name, texts, args.steps, args.beam, args.explore, args.edits)
             print(f"{spec} {name}: BLEU {run['sets'][tag]['bleu']:.1f} ({time.perf_counter() - t0:.0f}s)", flush=True)
             save()
-    nn = done.setdefault("nearest_neighbour", {})
+    nn = done.setdefault("nearest_neighbour", {})  # --nn-pool 0: no baseline
     cache: dict = {}
     inv = load_inverter((args.inverter or ["minilm"])[0])
     pool_texts = [corpus.train[i] for i in sorted(np.random.default_rng([args.seed, 1]).permutation(len(corpus.train))[:args.nn_pool])]
     for name, texts in sets(corpus, inv.codec, args.n, args.seed).items():
         tag = f"{name}@{text_digest(texts)}"
-        if tag not in nn and (not chosen or name in chosen):
+        if tag not in nn and args.nn_pool and (not chosen or name in chosen):
             nn[tag] = nearest_neighbour(inv, pool_texts, name, texts, cache)
             save()
     print_tables(done)
