@@ -10,8 +10,8 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..inversion.training.config import TrainConfig
-from .app import (EDITS_HELP, PRECISION_HELP, app, check_run_args, check_texts_given, console, default, load_for_cli, out,
-                  with_loop_options)
+from .app import (EDITS_HELP, PRECISION_HELP, app, check_run_args, check_texts_given, console, default, load_for_cli,
+                  out, with_loop_options)
 from .progress import RichReporter, bars, counting
 
 
