@@ -74,7 +74,8 @@ def random_units(n: int, seed: int) -> np.ndarray:
 
 def chunks_of(real: np.ndarray, total: int, size: int = 50_000):
     """(start, vectors) in chunks: the real vectors first, then random unit vectors."""
-    yield 0, real
+    if len(real):
+        yield 0, real
     start = len(real)
     while start < total:
         n = min(size, total - start)
@@ -82,18 +83,27 @@ def chunks_of(real: np.ndarray, total: int, size: int = 50_000):
         start += n
 
 
+# A process's ru_maxrss starts at its parent's RSS when it was forked (Linux carries the high-water mark
+# across exec), so a command forked straight from this process, which holds the stores it builds,
+# would report this process's memory. A small wrapper forks the command instead and reports its wait4.
+WRAP = ("import os, subprocess, sys; p = subprocess.Popen(sys.argv[2:]); _, s, u = os.wait4(p.pid, 0); "
+        "open(sys.argv[1], 'w').write(str(u.ru_maxrss)); sys.exit(os.waitstatus_to_exitcode(s))")
+
+
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, str, str]:
-    """(wall seconds, peak RSS in MB, stdout, stderr) of a command, its RSS from wait4."""
+    """(wall seconds, peak RSS in MB, stdout, stderr) of a command, its RSS from wait4 in a small wrapper."""
     t = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(p.pid, 0)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        p = subprocess.Popen([PY, "-c", WRAP, rss.name, *cmd], stdout=out, stderr=err, env=env)
+        status = p.wait()
         wall = time.perf_counter() - t
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if os.waitstatus_to_exitcode(status) != 0:
+        peak_kb = int(rss.read() or 0)
+    if status != 0:
         raise RuntimeError(f"{' '.join(cmd[:6])}... failed: {stderr[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, stdout, stderr
+    return wall, peak_kb / 1024, stdout, stderr
 
 
 def env_one_thread() -> dict:
@@ -157,6 +167,7 @@ def build_pgvector(srv, total: int, real_x, texts, table: str) -> str:
                 cp.write(b"".join(rows))
             cp.write(struct.pack(">h", -1))
         c.execute(f"ANALYZE {table}")
+        build_pgvector.bytes = c.execute(f"SELECT pg_total_relation_size('{table}')").fetchone()[0]
     base = srv.get_uri()
     head, _, libpq = base.partition("?")
     return f"{head}?table={table}&column=embedding&text=body&id=doc_id&{libpq}"
@@ -196,7 +207,7 @@ def part_sizes(args) -> dict:
                 else:
                     uri = build_pgvector(srv, n, real_x, texts, f"items_{n}")
                 built = time.perf_counter() - t
-                size = store_bytes(root) if kind != "pgvector" else None
+                size = store_bytes(root) if kind != "pgvector" else build_pgvector.bytes  # table, TOAST, indexes
                 out = root / "audit"
                 cmd = [PY, "-m", "unembed", "audit", uri, "--inverter", args.inverter, "--sample", str(args.sample),
                        "--steps", str(args.steps), "--beam", str(args.beam), "--no-advice", "--json", "--out", str(out)]

@@ -83,6 +83,28 @@ def test_logit_bias_recovers_probe_log_probabilities_exactly(target):
     assert obs.queries[0] >= 1 + 2 * (len(probes) - 4) // 3  # counted, K-1 new tokens per query
 
 
+@pytest.mark.parametrize("policy", [{}, {"topk": 3}, {"no_logit_bias": True}])
+def test_shared_pass_bias_answers_equal_one_request_per_bias(target, policy):
+    """complete_biased is a saving of the local simulation only: the answers and the query count are
+    those of one real request per logit_bias, under the server's policy too."""
+    ctx = target.encode("the apple is near")
+    probes = probe_tokens(target.vocab_size, 9)
+    biases = [{probes[0]: 100.0, probes[i]: 100.0, probes[i + 1]: 100.0} for i in range(1, 8, 2)] + [{}]
+    target.policy = dict(policy)
+    try:
+        before = target.queries
+        shared = target.complete_biased([ctx, ctx], [biases, biases[:2]], 4)
+        assert shared[1] == shared[0][:2]
+        shared = shared[0]
+        assert target.queries - before == len(biases) + 2
+        one_each = [target.complete([ctx], 1, top_logprobs=4, logit_bias=b)[0][0].top[0] for b in biases]
+    finally:
+        target.policy = {}
+    for got, want in zip(shared, one_each):
+        assert [t for t, _ in got] == [t for t, _ in want]
+        assert np.allclose([v for _, v in got], [v for _, v in want], atol=1e-5)
+
+
 # --------------------------------------------------------------------------------------------------
 # each access mode end to end
 # --------------------------------------------------------------------------------------------------
@@ -107,6 +129,13 @@ def test_probs_mode_trains_and_beats_chance(probs_run, target):
     assert "ask_the_model" in d["baselines"] and "nearest_neighbour" in d["baselines"]
     assert d["signature"]["string"].startswith("inverter:")
     assert "access:probs:2" in d["signature"]["string"]
+    # scores per prompt-length bucket, in the target's tokens, partition the prompts
+    lengths = [len(target.encode(p)) for p in test]
+    buckets = d["by_length"]["buckets"]
+    assert d["by_length"]["unit"] == "target tokens" and sum(b["n"] for b in buckets) == len(test)
+    assert buckets[0]["n"] == sum(1 <= n <= 8 for n in lengths) or buckets[0]["tokens"] != "1-8"
+    if len(buckets) == 1:
+        assert buckets[0]["bleu"] == pytest.approx(d["bleu"])
     # cache is fp16 and resumable: a second run reuses every shard and the finished checkpoint
     parts = sorted((probs_run / "cache" / "train").glob("part-*.npz"))
     assert parts and np.load(parts[0])["features"].dtype == np.float16

@@ -151,6 +151,9 @@ def lm_eval(
         return
     out.print(f"{ev['access']}: BLEU {ev['bleu']:.1f}, token F1 {ev['token_f1']:.1f}, exact {ev['exact_match']:.1f}% "
               f"on {ev['n']} prompts, {ev['queries_per_prompt']:.0f} queries per prompt", highlight=False)
+    for b in ev["by_length"].get("buckets", []):
+        out.print(f"  {b['tokens']:>5} {ev['by_length']['unit']}: BLEU {b['bleu']:.1f}, token F1 {b['token_f1']:.1f}, "
+                  f"exact {b['exact_match']:.1f}% ({b['n']} prompts)", highlight=False)
     for name, b in ev["baselines"].items():
         b = b.get("best") or b
         out.print(f"  baseline {name}: BLEU {b['bleu']:.1f}, exact {b['exact_match']:.1f}%", highlight=False)

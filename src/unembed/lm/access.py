@@ -110,44 +110,86 @@ class Access:
     def _topk(self, target, prompts):
         probes = probe_tokens(target.vocab_size, self.probes)
         feats = np.zeros((len(prompts), self.positions, len(probes) + self.k), np.float32)
-        queries, got, asked = [], 0, 0
-        for i, prompt in enumerate(prompts):
+        shared = getattr(target, "complete_biased", None)
+        if shared is not None:  # a local target: every prompt's first call, then each position's queries, batched
             before = target.queries
-            first = target.complete([prompt], self.positions, temperature=0.0, top_logprobs=self.k)[0][0]
-            if not first.top or not first.top[0]:
-                raise TargetError(f"{target.name} returned no logprobs: it cannot be queried in topk mode "
-                                  "(use --access samples:N)")
-            prefix = target_prompt_ids(target, prompt)
+            firsts = [row[0] for row in target.complete(list(prompts), self.positions, temperature=0.0,
+                                                          top_logprobs=self.k)]
+            plans = [self._plan(target, prompt, first, probes) for prompt, first in zip(prompts, firsts)]
             for t in range(self.positions):
-                t_eff = min(t, len(first.top) - 1)
-                top = dict(first.top[t_eff])
-                vals = sorted(top.values(), reverse=True)[: self.k]
-                vals += [vals[-1]] * (self.k - len(vals))
-                floor = min(top.values())
-                known = dict(top)
-                if self.bias and prefix is not None:
-                    ref, ref_lp = max(top.items(), key=lambda kv: kv[1])
-                    todo = [p for p in probes if p not in known]
-                    ctx = prefix + first.token_ids[:t_eff]
-                    for j in range(0, len(todo), self.k - 1):
-                        chunk = todo[j: j + self.k - 1]
-                        bias = {ref: BIAS, **{p: BIAS for p in chunk}}
-                        ans = target.complete([ctx], 1, temperature=0.0, top_logprobs=self.k, logit_bias=bias)[0][0]
-                        seen = dict(ans.top[0]) if ans.top else {}
-                        asked += len(chunk)
-                        if ref in seen:
-                            for p in chunk:
-                                if p in seen:
-                                    known[p] = ref_lp + (seen[p] - seen[ref])
-                                    got += 1
-                feats[i, t, : len(probes)] = [known.get(p, floor) for p in probes]
-                feats[i, t, len(probes):] = vals
-            queries.append(target.queries - before)  # the echo that turns the prompt into ids included
+                todo = [i for i, p in enumerate(plans) if p[t]["biases"]]
+                answers = shared([plans[i][t]["ctx"] for i in todo], [plans[i][t]["biases"] for i in todo], self.k) \
+                    if todo else []
+                for i, got in zip(todo, answers):
+                    plans[i][t]["answers"] = got
+            queries = [1 + sum(len(step["biases"]) for step in p) for p in plans]
+            assert sum(queries) == target.queries - before, "queries miscounted"
+        else:  # an endpoint: one request at a time, as the attacker sends them
+            plans, queries = [], []
+            for prompt in prompts:
+                before = target.queries
+                first = target.complete([prompt], self.positions, temperature=0.0, top_logprobs=self.k)[0][0]
+                plan = self._plan(target, prompt, first, probes)
+                for step in plan:
+                    step["answers"] = bias_answers(target, step["ctx"], step["biases"], self.k)
+                plans.append(plan)
+                queries.append(target.queries - before)  # the echo that turns the prompt into ids included
+        got = asked = 0
+        for i, plan in enumerate(plans):
+            for t, step in enumerate(plan):
+                known = dict(step["top"])
+                for chunk, top_seen in zip(step["chunks"], step.get("answers", [])):
+                    seen = dict(top_seen)
+                    asked += len(chunk)
+                    if step["ref"] in seen:
+                        for p in chunk:
+                            if p in seen:
+                                known[p] = step["ref_lp"] + (seen[p] - seen[step["ref"]])
+                                got += 1
+                feats[i, t, : len(probes)] = [known.get(p, step["floor"]) for p in probes]
+                feats[i, t, len(probes):] = step["vals"]
         return Observation(self.spec, feats, queries=queries, recovered=(got / asked) if asked else None)
+
+    def _plan(self, target, prompt, first, probes) -> list[dict]:
+        """Per position: what the first call returned, and the logit_bias queries that recover the
+        probes it did not: K-1 probes and the reference token (the greedy one) per query."""
+        if not first.top or not first.top[0]:
+            raise TargetError(f"{target.name} returned no logprobs: it cannot be queried in topk mode "
+                              "(use --access samples:N)")
+        prefix = target_prompt_ids(target, prompt) if self.bias else None
+        plan = []
+        for t in range(self.positions):
+            t_eff = min(t, len(first.top) - 1)
+            top = dict(first.top[t_eff])
+            vals = sorted(top.values(), reverse=True)[: self.k]
+            vals += [vals[-1]] * (self.k - len(vals))
+            step = {"top": top, "vals": vals, "floor": min(top.values()), "chunks": [], "biases": [], "ctx": None,
+                    "ref": None, "ref_lp": None}
+            if prefix is not None:
+                ref, ref_lp = max(top.items(), key=lambda kv: kv[1])
+                todo = [p for p in probes if p not in top]
+                step["chunks"] = [todo[j: j + self.k - 1] for j in range(0, len(todo), self.k - 1)]
+                step["biases"] = [{ref: BIAS, **{p: BIAS for p in chunk}} for chunk in step["chunks"]]
+                step.update(ctx=prefix + first.token_ids[:t_eff], ref=ref, ref_lp=ref_lp)
+            plan.append(step)
+        return plan
 
     def _samples(self, target, prompts):
         out = target.complete(list(prompts), self.max_tokens, temperature=self.temperature, n=self.n, seed=0)
         return Observation(self.spec, samples=[[c.text for c in row] for row in out], queries=[1] * len(prompts))
+
+
+def bias_answers(target: Target, ctx: list[int], biases: list[dict[int, float]], k: int) -> list[list[tuple[int, float]]]:
+    """The top-K answers of one-token ``logit_bias`` queries at ``ctx``, one query per bias: through the
+    target's shared-pass :meth:`LocalTarget.complete_biased` where it has one, else one request each."""
+    shared = getattr(target, "complete_biased", None)
+    if shared is not None:
+        return shared([ctx], [biases], k)[0]
+    answers = []
+    for bias in biases:
+        ans = target.complete([ctx], 1, temperature=0.0, top_logprobs=k, logit_bias=bias)[0][0]
+        answers.append(ans.top[0] if ans.top else [])
+    return answers
 
 
 def target_prompt_ids(target: Target, prompt: str) -> list[int] | None:

@@ -20,9 +20,10 @@ from .access import Observation
 from .inverter import LMInverter
 from .targets import Target
 
-__all__ = ["LMEvaluation", "evaluate_lm", "uncased", "observe_for"]
+__all__ = ["LMEvaluation", "evaluate_lm", "uncased", "observe_for", "by_length", "LENGTH_BUCKETS"]
 
 NORMALISATION = "WordPiece uncased: lowercase, accents stripped, whitespace collapsed"
+LENGTH_BUCKETS = ((1, 8), (9, 16), (17, 32), (33, None))  # prompt length in the target's tokens
 
 
 def uncased(text: str) -> str:
@@ -44,12 +45,13 @@ class LMEvaluation:
     baselines: dict = field(default_factory=dict)
     examples: list[dict] = field(default_factory=list)
     recovered: float | None = None
+    by_length: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"bleu": self.bleu, "token_f1": self.token_f1, "exact_match": self.exact_match, "n": self.n,
                 "access": self.access, "queries_per_prompt": self.queries_per_prompt,
                 "signature": self.signature.to_dict(), "cased": self.cased, "baselines": self.baselines,
-                "logit_bias_recovered": self.recovered, "examples": self.examples}
+                "logit_bias_recovered": self.recovered, "by_length": self.by_length, "examples": self.examples}
 
 
 def observe_for(inverter: LMInverter, target: Target, prompts: Sequence[str], access=None) -> Observation:
@@ -66,6 +68,25 @@ def observe_for(inverter: LMInverter, target: Target, prompts: Sequence[str], ac
     rec = [o.recovered for o in out if o.recovered is not None]
     obs.recovered = float(np.mean(rec)) if rec else None
     return obs
+
+
+def by_length(target: Target, prompts: Sequence[str], preds: Sequence[str]) -> dict:
+    """Scores per prompt-length bucket (``LENGTH_BUCKETS``), lengths counted in the target's tokens
+    (words where the target cannot tell, e.g. an endpoint): ``{"unit": ..., "buckets": [{"tokens",
+    "n", "bleu", "token_f1", "exact_match"}, ...]}``, empty buckets left out."""
+    enc = getattr(target, "encode", None)
+    unit = "target tokens" if enc is not None else "words"
+    lengths = [len(enc(p)) if enc is not None else len(p.split()) for p in prompts]
+    rows = []
+    for lo, hi in LENGTH_BUCKETS:
+        idx = [i for i, n in enumerate(lengths) if n >= lo and (hi is None or n <= hi)]
+        if not idx:
+            continue
+        m = score([preds[i] for i in idx], [prompts[i] for i in idx], normalize=uncased,
+                  normalization_name=NORMALISATION)
+        rows.append({"tokens": f"{lo}-{hi}" if hi else f"{lo}+", "n": len(idx), "bleu": m["bleu"],
+                     "token_f1": m["token_f1"], "exact_match": m["exact_match"]})
+    return {"unit": unit, "buckets": rows}
 
 
 def evaluate_lm(inverter: LMInverter, target: Target, prompts: Sequence[str], beams: int = 1,
@@ -94,4 +115,5 @@ def evaluate_lm(inverter: LMInverter, target: Target, prompts: Sequence[str], be
                     metrics={**m["metrics_signature"]}, kind="lm-eval")
     examples = [{"prompt": p, "recovered": r} for p, r in zip(prompts[:n_examples], preds[:n_examples])]
     return LMEvaluation(m["bleu"], m["token_f1"], m["exact_match"], len(prompts), obs.access, qpp, sig,
-                        cased=m.get("cased", {}), baselines=base, examples=examples, recovered=obs.recovered)
+                        cased=m.get("cased", {}), baselines=base, examples=examples, recovered=obs.recovered,
+                        by_length=by_length(target, prompts, preds))

@@ -168,8 +168,11 @@ class LocalTarget(Target):
             lp = self.returned_transform(lp)
         return lp
 
-    def _generate(self, prompts, max_tokens, temperature, logit_bias, n, seed):
-        """Token ids (B*n, L) and the served logits (B*n, L, V), float32, via one decoding loop."""
+    def _generate(self, prompts, max_tokens, temperature, logit_bias, n, seed, keep_logits=True):
+        """Token ids (B*n, L) and the served logits (B*n, L, V), float32 (None unless ``keep_logits``),
+        via one decoding loop. The model computes logits at the last position only (``logits_to_keep``
+        where the model takes it): the head over a 262,144-token vocabulary at every prompt position
+        would cost more than the rest of the model."""
         torch = self.torch
         ids, mask = self._batch(prompts)
         if n > 1:
@@ -188,11 +191,13 @@ class LocalTarget(Target):
         past, step_ids, positions = None, ids, (mask.cumsum(-1) - 1).clamp(min=0)
         import inspect
 
-        cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        params = inspect.signature(self.model.forward).parameters
+        cache_arg = "cache" if "cache" in params else "past_key_values"
+        last_only = {"logits_to_keep": 1} if "logits_to_keep" in params else {}
         with torch.no_grad():
             for _ in range(max_tokens):
                 o = self.model(input_ids=step_ids, attention_mask=mask, position_ids=positions,
-                               use_cache=True, **{cache_arg: past})
+                               use_cache=True, **{cache_arg: past}, **last_only)
                 past = getattr(o, "cache", None)
                 past = getattr(o, "past_key_values", None) if past is None else past
                 clean = self._served(o.logits[:, -1].float(), None)
@@ -204,7 +209,8 @@ class LocalTarget(Target):
                 nxt = nxt.masked_fill(done, self.tokenizer.pad_token_id)
                 out.append(nxt)
                 # what is returned: biased log-probabilities, unless the server withholds the bias
-                logits_out.append(clean if self.policy.get("no_logit_bias") else logits)
+                if keep_logits:
+                    logits_out.append(clean if self.policy.get("no_logit_bias") else logits)
                 if eos is not None:
                     done |= nxt == eos
                 if done.all():
@@ -212,7 +218,7 @@ class LocalTarget(Target):
                 step_ids = nxt[:, None]
                 mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
                 positions = positions[:, -1:] + 1
-        return torch.stack(out, 1), torch.stack(logits_out, 1), done
+        return torch.stack(out, 1), torch.stack(logits_out, 1) if keep_logits else None, done
 
     def logprobs(self, prompts: Sequence[str | list[int]], positions: int):
         """Full served next-token log-probabilities (B, positions, V), float32, at the end of each
@@ -238,9 +244,20 @@ class LocalTarget(Target):
             top_logprobs = 0
         if self.policy.get("topk"):
             top_logprobs = min(top_logprobs, int(self.policy["topk"]))
-        toks, logits, _ = self._generate(prompts, max_tokens, temperature, logit_bias, n, seed)
-        lp = self._returned(logits.log_softmax(-1)) if top_logprobs else None
         eos, pad = self.tokenizer.eos_token_id, self.tokenizer.pad_token_id
+        result: list[list[Choice]] = []
+        per_call = max(1, self.max_sequences // n)  # bounded memory: sampling 16 outputs of 64 prompts at once
+        for s in range(0, len(prompts), per_call):
+            result += self._choices(prompts[s: s + per_call], max_tokens, temperature, top_logprobs, logit_bias, n,
+                                    seed + s, eos, pad)
+        return result
+
+    max_sequences = 256  # sequences decoded together by one call of complete
+
+    def _choices(self, prompts, max_tokens, temperature, top_logprobs, logit_bias, n, seed, eos, pad):
+        toks, logits, _ = self._generate(prompts, max_tokens, temperature, logit_bias, n, seed,
+                                         keep_logits=bool(top_logprobs))
+        lp = self._returned(logits.log_softmax(-1)) if top_logprobs else None
         result: list[list[Choice]] = []
         for i in range(len(prompts)):
             row = []
@@ -258,6 +275,70 @@ class LocalTarget(Target):
             result.append(row)
         return result
 
+    def complete_biased(self, prompts: Sequence[str | list[int]], biases: Sequence[Sequence[dict[int, float]]],
+                        top_logprobs: int) -> list[list[list[tuple[int, float]]]]:
+        """For each prompt, the top log-probabilities of its one-token queries, one ``logit_bias``
+        each: what ``complete([prompt], 1, top_logprobs=K, logit_bias=b)[0][0].top[0]`` returns for
+        every ``b`` in ``biases[i]``, each counted as a query, from one batched forward pass. A server
+        adds the bias after the model, so the queries share the pass; computing it once is a saving of
+        this local simulation, not of the attacker, who still pays every query (``queries``).
+
+        Each answer is computed exactly from the clean logits l without a pass over the vocabulary:
+        biasing a set S changes the normaliser to log(sum_{i not in S} e^l_i + sum_{i in S} e^(l_i+b_i)),
+        computed in float64 from the clean log-probabilities, and the top K are among S and the K + |S|
+        best clean tokens. Where the server adds noise to what it returns, every answer is drawn densely."""
+        self.queries += sum(len(b) for b in biases)
+        if self.policy.get("samples_only") or not prompts:
+            return [[[] for _ in b] for b in biases]
+        k = min(int(top_logprobs), int(self.policy.get("topk") or top_logprobs))
+        for b in (b for row in biases for b in row):
+            for t in b:
+                if not 0 <= int(t) < self.vocab_size:
+                    raise InputError(f"logit_bias names token {t}, outside the vocabulary of {self.vocab_size}")
+        out = []
+        for s in range(0, len(prompts), 32):
+            _, logits, _ = self._generate(list(prompts[s: s + 32]), 1, 0.0, None, 1, 0)
+            for row, clean in zip(biases[s: s + 32], logits[:, 0]):
+                if self.policy.get("no_logit_bias"):
+                    row = [{} for _ in row]
+                if self.returned_transform is not None:
+                    out.append([self._dense_answer(clean, b, k) for b in row])
+                else:
+                    out.append(self._exact_answers(clean, row, k))
+        return out
+
+    def _exact_answers(self, clean, biases, k: int) -> list[list[tuple[int, float]]]:
+        torch = self.torch
+        if not biases:
+            return []
+        lp = clean.double().log_softmax(-1)
+        widest = max(len(b) for b in biases)
+        best_v, best_i = lp.topk(min(k + widest, self.vocab_size))
+        best = list(zip(best_i.tolist(), best_v.tolist()))
+        out = []
+        for b in biases:
+            ids = list(b)
+            if not ids:
+                out.append([(i, float(v)) for i, v in best[:k]])
+                continue
+            lp_s = lp[torch.tensor(ids)]
+            shifted = lp_s + torch.tensor([float(b[i]) for i in ids], dtype=torch.float64)
+            rest = (1.0 - lp_s.exp().sum()).clamp_min(0.0)  # mass of the unbiased tokens
+            norm = torch.logsumexp(torch.cat([shifted, rest.log()[None]]), 0)
+            cand = [(i, float(v - norm)) for i, v in zip(ids, shifted.tolist())]
+            chosen = set(ids)
+            cand += [(i, float(v - norm)) for i, v in best if i not in chosen][:k]
+            out.append(sorted(cand, key=lambda kv: -kv[1])[:k])
+        return out
+
+    def _dense_answer(self, clean, bias: dict[int, float], k: int) -> list[tuple[int, float]]:
+        """One biased query's top K through the whole returned distribution (noise included)."""
+        torch = self.torch
+        served = clean.clone()
+        for t, v in bias.items():
+            served[int(t)] += float(v)
+        v, ix = self._returned(served.log_softmax(-1)).topk(k)
+        return [(int(a), float(c)) for a, c in zip(ix.tolist(), v.tolist())]
 
 # ------------------------------------------------------------------------------------------------
 # the registry

@@ -6,6 +6,11 @@ first of document, text, page_content, content, chunk, body, passage).
 
 Milvus Lite writes to its database when it opens it and loads a collection (index files, load state),
 so the client is pointed at a private copy of the ``.db`` file or folder.
+
+Milvus Lite 3 answers each query-iterator page with a pass over every row of the collection in
+Python, so reading costs pages x rows: the reader asks for the largest pages the client allows
+(16,384 keys; 2,048 rows with their vectors, re-cut to the caller's batches) rather than the caller's
+batch size. Listing the keys of 1M rows in pages of 4,096 took 809 s here (BENCHMARKS.md).
 """
 from __future__ import annotations
 
@@ -18,6 +23,10 @@ import numpy as np
 
 from .base import DOCUMENT_KEYS, BaseReader, Batch, StoreError, as_text, check_params, choose, missing_client, uri_path
 from .registry import register
+
+
+ID_PAGE = 16_384  # pymilvus' largest query-iterator batch
+ROW_PAGE = 2_048  # rows with their vectors: a page of Python lists of floats, about 30 MB at 384 dimensions
 
 
 class MilvusReader(BaseReader):
@@ -94,22 +103,25 @@ class MilvusReader(BaseReader):
     def batches(self, batch_size: int = 256) -> Iterator[Batch]:
         text = self.text_key
         decided = text is not None
-        with contextlib.closing(self._pages(["*"], batch_size)) as pages:
-            for rows in pages:
+        with contextlib.closing(self._pages(["*"], max(batch_size, ROW_PAGE))) as pages:
+            for page in pages:
                 if not decided:
-                    keys = {k for r in rows for k in r}
+                    keys = {k for r in page for k in r}
                     text, decided = next((k for k in self.text_candidates if k in keys), None), True
-                vectors = np.asarray([r[self.vector] for r in rows], dtype=np.float32)
-                docs = [as_text(r.get(text)) for r in rows] if text else None
-                yield Batch(ids=[str(r[self.pk]) for r in rows], vectors=vectors, documents=docs)
+                for start in range(0, len(page), batch_size):
+                    rows = page[start:start + batch_size]
+                    vectors = np.asarray([r[self.vector] for r in rows], dtype=np.float32)
+                    docs = [as_text(r.get(text)) for r in rows] if text else None
+                    yield Batch(ids=[str(r[self.pk]) for r in rows], vectors=vectors, documents=docs)
 
     # -- sampled audits: primary keys only, then rows by key ------------------------------------------
     fetch_method = "ids"
 
     def ids(self, batch_size: int = 4096) -> Iterator[list[str]]:
-        with contextlib.closing(self._pages([self.pk], batch_size)) as pages:
+        with contextlib.closing(self._pages([self.pk], max(batch_size, ID_PAGE))) as pages:
             for rows in pages:
-                yield [str(r[self.pk]) for r in rows]
+                for start in range(0, len(rows), batch_size):
+                    yield [str(r[self.pk]) for r in rows[start:start + batch_size]]
 
     def fetch(self, ids, batch_size: int = 256) -> Iterator[Batch]:
         from .base import in_order
