@@ -19,7 +19,7 @@ from unembed.audit import Audit, audit
 from unembed.audit.adapt import AdaptConfig, fold_of
 from unembed.audit.advice import AdviceConfig, split_query
 from unembed.audit.aggregate import Tally
-from unembed.audit.intervals import bootstrap_mean, n_for_mean, n_for_proportion, wilson
+from unembed.audit.intervals import bootstrap_mean, mean_interval, n_for_mean, n_for_proportion, wilson
 from unembed.audit.sampling import id_keys, sample_positions
 from unembed.audit.shards import merge
 from unembed.audit.stores import open_store
@@ -68,6 +68,12 @@ def test_intervals_known_values_and_population_correction():
     assert lo < x.mean() < hi and (hi - lo) == pytest.approx(2 * 1.96 * 10 / 20, rel=0.15)
     assert bootstrap_mean(x, seed=1) == bootstrap_mean(x, seed=1)
     assert bootstrap_mean(x, population=400) == (x.mean(), x.mean())
+    # a skewed figure (most records near 0, a few high, like BLEU): BCa reaches further up than down
+    y = np.concatenate([np.zeros(45), np.full(5, 60.0)])
+    lo, hi = bootstrap_mean(y, seed=1)
+    assert lo < y.mean() < hi and hi - y.mean() > y.mean() - lo
+    assert "less often than 95%" in mean_interval(y, None, [1.0])["method"]
+    assert "less often" not in mean_interval(x, None, [1.0])["method"]
 
 
 def test_tally_is_bounded_and_exact():
