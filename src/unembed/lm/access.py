@@ -180,11 +180,8 @@ class Access:
 
 
 def bias_answers(target: Target, ctx: list[int], biases: list[dict[int, float]], k: int) -> list[list[tuple[int, float]]]:
-    """The top-K answers of one-token ``logit_bias`` queries at ``ctx``, one query per bias: through the
-    target's shared-pass :meth:`LocalTarget.complete_biased` where it has one, else one request each."""
-    shared = getattr(target, "complete_biased", None)
-    if shared is not None:
-        return shared([ctx], [biases], k)[0]
+    """The top-K answers of one-token ``logit_bias`` queries at ``ctx``, one request per bias (a target
+    without :meth:`LocalTarget.complete_biased`, e.g. an endpoint)."""
     answers = []
     for bias in biases:
         ans = target.complete([ctx], 1, temperature=0.0, top_logprobs=k, logit_bias=bias)[0][0]

@@ -168,6 +168,11 @@ class LocalTarget(Target):
             lp = self.returned_transform(lp)
         return lp
 
+    def _check_bias_tokens(self, logit_bias: dict[int, float]) -> None:
+        for t in logit_bias:
+            if not 0 <= int(t) < self.vocab_size:
+                raise InputError(f"logit_bias names token {t}, outside the vocabulary of {self.vocab_size}")
+
     def _generate(self, prompts, max_tokens, temperature, logit_bias, n, seed, keep_logits=True):
         """Token ids (B*n, L) and the served logits (B*n, L, V), float32 (None unless ``keep_logits``),
         via one decoding loop. The model computes logits at the last position only (``logits_to_keep``
@@ -179,10 +184,9 @@ class LocalTarget(Target):
             ids, mask = ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0)
         bias = None
         if logit_bias:
+            self._check_bias_tokens(logit_bias)
             bias = torch.zeros(self.vocab_size)
             for t, b in logit_bias.items():
-                if not 0 <= int(t) < self.vocab_size:
-                    raise InputError(f"logit_bias names token {t}, outside the vocabulary of {self.vocab_size}")
                 bias[int(t)] = float(b)
         gen = torch.Generator().manual_seed(int(seed))
         eos = self.tokenizer.eos_token_id
@@ -292,9 +296,7 @@ class LocalTarget(Target):
             return [[[] for _ in b] for b in biases]
         k = min(int(top_logprobs), int(self.policy.get("topk") or top_logprobs))
         for b in (b for row in biases for b in row):
-            for t in b:
-                if not 0 <= int(t) < self.vocab_size:
-                    raise InputError(f"logit_bias names token {t}, outside the vocabulary of {self.vocab_size}")
+            self._check_bias_tokens(b)
         out = []
         for s in range(0, len(prompts), 32):
             _, logits, _ = self._generate(list(prompts[s: s + 32]), 1, 0.0, None, 1, 0)
