@@ -18,7 +18,7 @@ from ..reporting import LogReporter, Reporter
 from ..signature import Signature, text_digest
 from .access import Observation
 from .inverter import LMInverter
-from .targets import Target
+from .targets import LocalTarget, Target
 
 __all__ = ["LMEvaluation", "evaluate_lm", "uncased", "observe_for", "by_length", "LENGTH_BUCKETS"]
 
@@ -72,9 +72,10 @@ def observe_for(inverter: LMInverter, target: Target, prompts: Sequence[str], ac
 
 def by_length(target: Target, prompts: Sequence[str], preds: Sequence[str]) -> dict:
     """Scores per prompt-length bucket (``LENGTH_BUCKETS``), lengths counted in the target's tokens
-    (words where the target cannot tell, e.g. an endpoint): ``{"unit": ..., "buckets": [{"tokens",
-    "n", "bleu", "token_f1", "exact_match"}, ...]}``, empty buckets left out."""
-    enc = getattr(target, "encode", None)
+    when it is a local model, whose tokenizer is free to ask; words otherwise (an endpoint's ``encode``
+    is a request): ``{"unit": ..., "buckets": [{"tokens", "n", "bleu", "token_f1", "exact_match"},
+    ...]}``, empty buckets left out."""
+    enc = target.encode if isinstance(target, LocalTarget) else None
     unit = "target tokens" if enc is not None else "words"
     lengths = [len(enc(p)) if enc is not None else len(p.split()) for p in prompts]
     rows = []
