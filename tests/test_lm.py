@@ -181,6 +181,30 @@ def test_an_lm_inverter_can_start_from_an_embedding_inverters_hypothesizer(tiny,
     assert (folder / "lm_inverter.json").exists()
 
 
+def test_init_from_an_lm_inverter_continues_it_and_refuses_another_access(tiny, target, tmp_path):
+    from unembed.lm.model import LMInverterModel
+    from unembed.lm.training import continue_lm_inverter
+
+    first = train_lm(small_config(tmp_path / "a", tiny, "probs:1", steps=40), target=target)
+    source = load_lm_inverter(first)
+    model = LMInverterModel(source.model.cfg)
+    assert continue_lm_inverter(model, str(tmp_path / "a"), "probs:1", target.fingerprint()).name == "a"
+    assert all(torch.equal(v, source.model.state_dict()[k]) for k, v in model.state_dict().items())
+    assert continue_lm_inverter(model, "minilm", "probs:1", target.fingerprint()) is None  # not an LM inverter
+    with pytest.raises(InputError, match="--access"):
+        continue_lm_inverter(model, str(first), "probs:2", target.fingerprint())
+    # through training: the continued run starts from the first run's loss, not from scratch
+    train_lm(small_config(tmp_path / "b", tiny, "probs:1", init=str(first), steps=10, eval_every=10), target=target)
+    train_lm(small_config(tmp_path / "c", tiny, "probs:1", steps=10, eval_every=10), target=target)
+
+    def first_loss(run):
+        rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+        return next(r["loss"] for r in rows if "loss" in r)
+
+    assert first_loss(tmp_path / "b") < first_loss(tmp_path / "c")
+    assert load_lm_inverter(tmp_path / "b").meta["init"] == "continued a"
+
+
 def test_topk_mode_end_to_end_counts_queries(tiny, target, tmp_path):
     from unembed.lm.evaluate import evaluate_lm
 

@@ -60,8 +60,9 @@ def lm_train(
     train_prompts: int = typer.Option(_d("train_prompts"), help="cap on training prompts (0: all)"),
     model: str = typer.Option(_d("model"), help="inverter size: tiny, small, base"),
     init: str = typer.Option(_d("init"), help="bert (warm start from MiniLM's BERT weights; small/base), random, "
-                             "or an embedding inverter (a shipped name such as minilm, or a folder) whose "
-                             "hypothesizer of the same size starts encoder and decoder"),
+                             "an embedding inverter (a shipped name such as minilm, or a folder) whose "
+                             "hypothesizer of the same size starts encoder and decoder, or an LM inverter of the "
+                             "same target, access and size (gemma3-270m, or a folder) to continue on these prompts"),
     steps: int = typer.Option(_d("steps")),
     lr: float = typer.Option(_d("lr")),
     max_prompt_tokens: int = typer.Option(_d("max_prompt_tokens")),

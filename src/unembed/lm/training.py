@@ -11,7 +11,9 @@ Stages, each resumable under ``out``:
 4. the inverter folder ``out/inverter`` and ``out/metrics.json`` (held-out scores).
 
 ``train(cfg, target=...)`` takes a loaded target (tests pass a tiny one); ``observations`` skips
-stage 2 for a run whose outputs were computed elsewhere (``cache_from``).
+stage 2 for a run whose outputs were computed elsewhere (``cache_from``). ``init`` naming an LM
+inverter of the same target and access continues it on this run's prompts (the LM counterpart of
+``unembed train --from``): how the shipped inverter grows with more prompts, on a CPU or a GPU.
 """
 from __future__ import annotations
 
@@ -31,11 +33,12 @@ from ..reporting import LogReporter, Reporter
 from .access import parse_access
 from .cache import ObservationCache
 from .compact import SpanProjection
-from .inverter import LMInverter, pool
+from .inverter import LMInverter, pool, shipped_lm_inverters
 from .model import LMInverterModel, LMModelConfig
 from .targets import GEMMA, LocalTarget, Target, load_target
 
-__all__ = ["LMTrainConfig", "train_lm", "observe_split", "projection_for", "warm_start_from_inverter"]
+__all__ = ["LMTrainConfig", "train_lm", "observe_split", "projection_for", "warm_start_from_inverter",
+           "continue_lm_inverter"]
 
 
 @dataclass
@@ -52,7 +55,7 @@ class LMTrainConfig:
     max_prompt_tokens: int = 32
     sample_tokens: int = 24  # samples: length of each sampled output
     model: str = "small"  # inversion.training PRESETS name
-    init: str = "bert"  # "bert": warm start from MiniLM's BERT weights; "random"; or an embedding inverter
+    init: str = "bert"  # "bert" (MiniLM's BERT weights), "random", an embedding inverter, or an LM inverter to continue
     steps: int = 3000
     batch_size: int = 32
     lr: float = 1e-3
@@ -82,12 +85,35 @@ def warm_start_from_inverter(seq2seq: torch.nn.Module, spec: str) -> list[str]:
     try:
         source = load_inverter(spec, precision="fp32").hypothesizer.seq2seq
     except UnembedError as exc:
-        raise InputError(f"--init {spec}: neither bert, random nor an embedding inverter ({exc})") from None
+        raise InputError(f"--init {spec}: neither bert, random, an LM inverter nor an embedding inverter ({exc})") from None
     if replace(source.cfg, dropout=seq2seq.cfg.dropout) != seq2seq.cfg:
         raise InputError(f"--init {spec}: its hypothesizer's transformer ({source.cfg}) differs from this --model's "
                          f"({seq2seq.cfg}); pick the --model of the same size, or --init bert")
     seq2seq.load_state_dict(source.state_dict())
     return [name for name, _ in seq2seq.named_parameters()]
+
+
+def continue_lm_inverter(model: LMInverterModel, spec: str, access: str, fingerprint: str) -> LMInverter | None:
+    """Start ``model`` as the LM inverter ``spec`` (a shipped name such as ``gemma3-270m``, its folder or
+    a training run's folder), weights and feature standardisation both; returns that inverter, or None
+    when ``spec`` names no LM inverter. It must have been trained on the same target (fingerprint),
+    access mode and model size: its projection reads those features and no others."""
+    from .inverter import CONFIG, load_lm_inverter
+
+    folder = Path(spec).expanduser()
+    if spec not in shipped_lm_inverters() and not any((f / CONFIG).exists() for f in (folder, folder / "inverter")):
+        return None
+    source = load_lm_inverter(spec)
+    theirs = (source.access.spec, source.meta.get("target_fingerprint"))
+    if theirs != (access, fingerprint):
+        raise InputError(f"--init {spec}: that LM inverter reads {theirs[0]} from target {theirs[1]}, this run "
+                         f"{access} from {fingerprint}; continue it with its own --target and --access")
+    cfg = source.model.cfg
+    if replace(cfg, transformer=replace(cfg.transformer, dropout=model.cfg.transformer.dropout)) != model.cfg:
+        raise InputError(f"--init {spec}: its model ({cfg.transformer.d_model}-wide, {cfg.n_pseudo_tokens} pseudo-tokens) "
+                         f"differs from this --model's; pass the --model it was trained with")
+    model.load_state_dict(source.model.state_dict())
+    return source
 
 
 def projection_for(target: Target) -> SpanProjection:
@@ -150,7 +176,12 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
     torch.manual_seed(cfg.seed)
     model = LMInverterModel(mcfg)
     pretrained: set[str] = set()
-    if cfg.init == "bert":
+    shipped = shipped_lm_inverters()
+    continued = None if cfg.init in ("bert", "random") else continue_lm_inverter(model, cfg.init, access.spec,
+                                                                                  target.fingerprint())
+    if continued is not None:  # every weight is trained already: all at the pretrained learning rate
+        pretrained = {name for name, _ in model.named_parameters()}
+    elif cfg.init == "bert":
         from ..inversion.training import warm_start_state
         from ..inversion.training.config import TrainConfig
 
@@ -158,12 +189,13 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
         pretrained = {f"seq2seq.{n}" for n in load_bert_weights(model.seq2seq, state)}
     elif cfg.init != "random":
         pretrained = {f"seq2seq.{n}" for n in warm_start_from_inverter(model.seq2seq, cfg.init)}
-    if obs.features is not None:
+    if obs.features is not None and continued is None:  # a continued inverter keeps the scale it learned on
         model.set_standardisation(torch.as_tensor(obs.features))
     labels_all = codec.labels(train_prompts, cfg.max_prompt_tokens)
     meta = {"name": out.name, "access": access.spec, "target": cfg.target, "target_fingerprint": target.fingerprint(),
             "probes": access.probes, "max_prompt_tokens": cfg.max_prompt_tokens, "sample_tokens": cfg.sample_tokens,
-            "train_prompts": len(train_prompts), "steps": cfg.steps, "prompts": cfg.prompts}
+            "train_prompts": len(train_prompts), "steps": cfg.steps, "prompts": cfg.prompts,
+            "init": cfg.init if continued is None or cfg.init in shipped else f"continued {continued.name}"}
     inv = LMInverter(model, codec, meta)
 
     def make_batch(idx: np.ndarray) -> dict:
