@@ -154,7 +154,7 @@ def main() -> None:
     fake.seed_instance(args.seed)
     rng = random.Random(args.seed)
     names_pool = list(dict.fromkeys(fake.name() for _ in range(3 * args.distractors)))
-    tally: dict[str, dict[str, list]] = {}
+    tally: dict[str, list[int]] = {}
 
     def add(set_name: str, test: str, kind: str, ok: int, n: int = 1) -> None:
         row = tally.setdefault(f"{set_name}|{test}|{kind}", [0, 0])
