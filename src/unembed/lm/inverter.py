@@ -22,7 +22,7 @@ from ..io import read_json, write_json
 from .access import Access, Observation, parse_access
 from .model import LMInverterModel, LMModelConfig
 
-__all__ = ["LMInverter", "load_lm_inverter", "shipped_lm_inverters", "sample_tensors"]
+__all__ = ["LMInverter", "load_lm_inverter", "lm_inverter_folder", "shipped_lm_inverters", "sample_tensors"]
 
 CONFIG = "lm_inverter.json"
 
@@ -128,6 +128,15 @@ def pool(model: LMInverterModel, features: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
 
 
+def lm_inverter_folder(spec: str | Path) -> Path | None:
+    """The folder holding the LM inverter ``spec`` names (a shipped name, its folder, or a training run's
+    folder), or None when it names none."""
+    folder = shipped_lm_inverters().get(str(spec)) or Path(spec).expanduser()
+    if (folder / "inverter" / CONFIG).exists():  # a training run's folder
+        folder = folder / "inverter"
+    return folder if (folder / CONFIG).exists() else None
+
+
 def load_lm_inverter(spec: str | Path | None = None) -> LMInverter:
     """An LM inverter from a shipped name or a folder written by ``unembed lm train``."""
     shipped = shipped_lm_inverters()
@@ -136,10 +145,8 @@ def load_lm_inverter(spec: str | Path | None = None) -> LMInverter:
             raise CheckpointError("no LM inverter ships with this version yet: train one with `unembed lm train` "
                                   "and pass --inverter FOLDER")
         spec = next(iter(shipped))
-    folder = shipped.get(str(spec)) or Path(spec).expanduser()
-    if (folder / "inverter" / CONFIG).exists():  # a training run's folder
-        folder = folder / "inverter"
-    if not (folder / CONFIG).exists():
+    folder = lm_inverter_folder(spec)
+    if folder is None:
         names = ", ".join(shipped) or "none shipped yet"
         raise CheckpointError(f"'{spec}' is neither a shipped LM inverter ({names}) nor a folder with {CONFIG}")
     meta = read_json(folder / CONFIG, f"{folder / CONFIG}")

@@ -33,7 +33,7 @@ from ..reporting import LogReporter, Reporter
 from .access import parse_access
 from .cache import ObservationCache
 from .compact import SpanProjection
-from .inverter import LMInverter, pool, shipped_lm_inverters
+from .inverter import LMInverter, pool
 from .model import LMInverterModel, LMModelConfig
 from .targets import GEMMA, LocalTarget, Target, load_target
 
@@ -98,10 +98,9 @@ def continue_lm_inverter(model: LMInverterModel, spec: str, access: str, fingerp
     a training run's folder), weights and feature standardisation both; returns that inverter, or None
     when ``spec`` names no LM inverter. It must have been trained on the same target (fingerprint),
     access mode and model size: its projection reads those features and no others."""
-    from .inverter import CONFIG, load_lm_inverter
+    from .inverter import lm_inverter_folder, load_lm_inverter
 
-    folder = Path(spec).expanduser()
-    if spec not in shipped_lm_inverters() and not any((f / CONFIG).exists() for f in (folder, folder / "inverter")):
+    if lm_inverter_folder(spec) is None:
         return None
     source = load_lm_inverter(spec)
     theirs = (source.access.spec, source.meta.get("target_fingerprint"))
@@ -176,7 +175,6 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
     torch.manual_seed(cfg.seed)
     model = LMInverterModel(mcfg)
     pretrained: set[str] = set()
-    shipped = shipped_lm_inverters()
     continued = None if cfg.init in ("bert", "random") else continue_lm_inverter(model, cfg.init, access.spec,
                                                                                   target.fingerprint())
     if continued is not None:  # every weight is trained already: all at the pretrained learning rate
@@ -195,7 +193,7 @@ def train_lm(cfg: LMTrainConfig, target: Target | None = None, reporter: Reporte
     meta = {"name": out.name, "access": access.spec, "target": cfg.target, "target_fingerprint": target.fingerprint(),
             "probes": access.probes, "max_prompt_tokens": cfg.max_prompt_tokens, "sample_tokens": cfg.sample_tokens,
             "train_prompts": len(train_prompts), "steps": cfg.steps, "prompts": cfg.prompts,
-            "init": cfg.init if continued is None or cfg.init in shipped else f"continued {continued.name}"}
+            "init": cfg.init if continued is None else f"continued {continued.name}"}
     inv = LMInverter(model, codec, meta)
 
     def make_batch(idx: np.ndarray) -> dict:
