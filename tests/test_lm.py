@@ -156,6 +156,38 @@ def test_training_resumes_from_its_cache_and_checkpoint(tiny, target, tmp_path):
     assert (tmp_path / "r" / "inverter" / "lm_inverter.json").exists()
 
 
+def test_a_grown_run_copies_the_observations_it_already_has_and_asks_only_for_new_prompts(tiny, target, tmp_path):
+    from unembed.lm.cache import ObservationCache
+    from unembed.lm.training import observe_split
+    from unembed.reporting import LogReporter
+
+    access = parse_access("probs:2", probes=target.hidden_size + 1)
+    prompts = tiny[1].read_text().splitlines()
+    first = observe_split(target, access, prompts[:50], tmp_path / "a", LogReporter(), "a", shard=16)
+    grown = prompts[60:90] + prompts[:50][::-1]  # other order, other shard boundaries
+    before = target.queries
+    obs = observe_split(target, access, grown, tmp_path / "b", LogReporter(), "b", shard=16, reuse=[tmp_path / "a"])
+    assert target.queries - before == 30  # only the new prompts reached the target
+    assert np.array_equal(obs.features[30:], first.features[:50][::-1])  # the copied rows, bit for bit
+    fresh = observe_split(target, access, grown, tmp_path / "c", LogReporter(), "c", shard=16)
+    assert np.allclose(obs.features, fresh.features, atol=1e-2) and obs.queries == fresh.queries
+    assert ObservationCache.open(tmp_path / "b").prompts == grown  # it can donate in turn
+    with pytest.raises(InputError, match="access"):
+        observe_split(target, parse_access("probs:1"), prompts[:40], tmp_path / "d", LogReporter(), "d",
+                      reuse=[tmp_path / "a"])
+    (tmp_path / "a" / "prompts.jsonl").unlink()  # a cache from before prompts were kept
+    with pytest.raises(InputError, match="prompts.jsonl"):
+        observe_split(target, access, prompts[:40], tmp_path / "e", LogReporter(), "e", reuse=[tmp_path / "a"])
+    # through training: a run reusing an earlier run's folder asks only for the prompts that one lacked
+    train_lm(small_config(tmp_path / "r1", tiny, "probs:1", train_prompts=100, steps=2, eval_every=2), target=target)
+    before = target.queries
+    train_lm(small_config(tmp_path / "r2", tiny, "probs:1", train_prompts=200, steps=2, eval_every=2,
+                          reuse=[str(tmp_path / "r1")]), target=target)
+    had = set(ObservationCache.open(tmp_path / "r1" / "cache" / "train").prompts)
+    wanted = ObservationCache.open(tmp_path / "r2" / "cache" / "train").prompts
+    assert 0 < target.queries - before == len([p for p in wanted if p not in had]) < len(wanted)
+
+
 def test_an_lm_inverter_can_start_from_an_embedding_inverters_hypothesizer(tiny, target, tiny_run, tmp_path):
     from unembed import load_inverter
     from unembed.lm.model import LMInverterModel, LMModelConfig
@@ -348,6 +380,11 @@ def test_bad_input_is_one_line_exit_2(tiny, tmp_path):
     assert "unreachable" in p.stderr
     p = run("lm", "train", "--access", "logits:3", "--out", tmp_path / "d", code=2)
     assert "unknown access mode" in p.stderr
+    p = run("lm", "train", "--reuse", tmp_path / "nowhere", "--out", tmp_path / "e", code=2)
+    assert "--reuse" in p.stderr and "no such folder" in p.stderr
+    (tmp_path / "empty").mkdir()
+    p = run("lm", "train", "--reuse", tmp_path / "empty", "--out", tmp_path / "f", code=2)
+    assert "no observation cache" in p.stderr
     p = run("lm", "eval", "--inverter", tmp_path / "nothing", "--prompts", tiny[1], code=2)
     assert "neither a shipped LM inverter" in p.stderr
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -63,6 +63,9 @@ def lm_train(
                              "an embedding inverter (a shipped name such as minilm, or a folder) whose "
                              "hypothesizer of the same size starts encoder and decoder, or an LM inverter of the "
                              "same target, access and size (gemma3-270m, or a folder) to continue on these prompts"),
+    reuse: Optional[List[Path]] = typer.Option(None, help="an earlier run folder (or one of its cache/ folders) "
+                                                          "of the same target and access: prompts it observed are "
+                                                          "copied, not asked again (repeatable)"),
     steps: int = typer.Option(_d("steps")),
     lr: float = typer.Option(_d("lr")),
     max_prompt_tokens: int = typer.Option(_d("max_prompt_tokens")),
@@ -77,14 +80,19 @@ def lm_train(
     mode costs one query per K-1 probe tokens per position, and samples:N one generation of N outputs per prompt.
     """
     from ..lm.access import parse_access
+    from ..lm.cache import cache_folders
     from ..lm.training import train_lm
 
     resume = loop.pop("resume")
     parse_access(access)  # a bad spec fails before anything loads
     if (out_dir / "lm_train.json").exists() and not resume:
         raise InputError(f"{out_dir} already holds a run: pass --resume to continue it, or use another --out")
+    for folder in reuse or []:
+        if not folder.is_dir():
+            raise InputError(f"--reuse {folder}: no such folder")
+        cache_folders(folder)  # holds a cache, or one line saying it does not
     cfg = LMTrainConfig(out=str(out_dir), target=target, access=access, prompts=prompts, train_prompts=train_prompts,
-                        model=model, init=init, steps=steps, lr=lr, max_prompt_tokens=max_prompt_tokens,
+                        reuse=[str(f) for f in reuse or []], model=model, init=init, steps=steps, lr=lr, max_prompt_tokens=max_prompt_tokens,
                         sample_tokens=sample_tokens, mixed_precision=mixed_precision, dtype=dtype, **loop)
     with bars(console) as p:
         folder = train_lm(cfg, reporter=RichReporter(p))
