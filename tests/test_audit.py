@@ -250,6 +250,8 @@ def test_cli_audit_resume_and_errors(tmp_path, tiny_run, vectors):
     p = run_cli("audit", f"chroma://{tmp_path}/nowhere?collection=docs", "--inverter", tiny_run, "--out", tmp_path / "x", code=2)
     assert "no chroma store" in one_error_line(p).lower()  # checked before any client loads
     assert not (tmp_path / "x").exists()
+    p = run_cli("audit", uri, "--inverter", tiny_run, "--out", tmp_path / "y", "--names", tmp_path / "nobody.txt", code=2)
+    assert "--names" in one_error_line(p) and not (tmp_path / "y").exists()
 
 
 def one_error_line(p) -> str:
@@ -401,3 +403,54 @@ def test_an_audit_with_token_edits_names_them_and_resumes_only_with_them(tmp_pat
         Audit(store, tiny_inverter, tmp_path / "out", steps=1, beam=1, limit=3, resume=True)
     plain = audit(store, tiny_inverter, tmp_path / "plain", steps=1, beam=1, limit=3)
     assert "|edits:" not in plain["signature"]["string"]
+
+
+# --------------------------------------------------------------------------------------------------
+# The name-list attack (--names)
+# --------------------------------------------------------------------------------------------------
+
+PEOPLE = ["Alice", "Bob", "Maria Garcia", "John Smith", "Carol", "Dave", "Erin", "Frank", "Grace"]
+OTHERS = ("Henry Olivia Liam Noah Emma Sophia Lucas Mia Ethan Isabella Oliver Amelia James Harper Benjamin Evelyn "
+          "Jacob Abigail Michael Emily Daniel Ella Logan Scarlett Jackson Chloe Sebastian Victoria Aiden Riley "
+          "Matthew Aria Samuel Lily David Zoe Joseph Nora Carter Hannah").split()
+
+
+def test_a_name_list_picks_out_whom_each_vector_names_without_the_inverter(tmp_path, tiny_inverter, vectors):
+    from unembed.audit.names import NameList
+
+    path = tmp_path / "names.txt"
+    path.write_text("# our staff directory\n" + "\n".join(PEOPLE + OTHERS + ["Alice"]) + "\n")
+    names = NameList.read(path, tiny_inverter.embedder)
+    assert len(names.names) == len(PEOPLE) + len(OTHERS)  # comment and repeat dropped
+    store, _ = build("faiss", tmp_path / "s", vectors)
+    s = audit(store, tiny_inverter, tmp_path / "out", steps=0, beam=1, names=names)
+    nl = s["name_list"]
+    # 9 records name a listed person (the e-mail address maria.garcia@... names Maria Garcia)
+    assert nl["records"] == len(TEXTS) and nl["records_naming_a_listed_name"] == 9
+    assert nl["right_first"] >= 7 and nl["rate_first"] > 10 * nl["chance_first"]
+    recs = {r["original"]: r["names"] for r in read_results(tmp_path / "out")}
+    assert recs[TEXTS[0]]["listed"] == ["Alice"] and recs[TEXTS[0]]["guesses"][0][0] == "Alice"
+    assert recs[TEXTS[4]]["listed"] == [] and recs[TEXTS[4]]["rank"] is None  # a phone number names nobody
+    assert s["settings"]["names"]["names"] == len(names.names) and "Alice" not in json.dumps(s["settings"])
+    assert f"|names:{len(names.names)}:" in s["signature"]["string"]
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Whom the vectors name" in html and "ranks the right person first in" in html
+    # resuming with another list, or none, is refused
+    other = tmp_path / "other.txt"
+    other.write_text("\n".join(OTHERS) + "\n")
+    with pytest.raises(InputError, match="names="):
+        Audit(store, tiny_inverter, tmp_path / "out", steps=0, beam=1, resume=True,
+              names=NameList.read(other, tiny_inverter.embedder))
+    with pytest.raises(InputError, match="names="):
+        Audit(store, tiny_inverter, tmp_path / "out", steps=0, beam=1, resume=True)
+    # without stored originals the guesses and their margins are all there is
+    bare, _ = build("faiss", tmp_path / "bare", vectors, with_texts=False)
+    s = audit(bare, tiny_inverter, tmp_path / "bare-out", steps=0, beam=1, names=names)
+    assert s["name_list"]["records_naming_a_listed_name"] == 0
+    by_margin = sorted(read_results(tmp_path / "bare-out"), key=lambda r: -r["names"]["margin"])
+    assert {r["names"]["guesses"][0][0] for r in by_margin[:6]} <= set(PEOPLE)
+    # a list of one name is refused with one line
+    one = tmp_path / "one.txt"
+    one.write_text("Alice\n")
+    with pytest.raises(InputError, match="at least 2"):
+        NameList.read(one, tiny_inverter.embedder)

@@ -18,6 +18,10 @@ def test_demo_round_trip_through_chroma(tiny_run, tmp_path):
     # the table says which names, e-mail addresses, numbers and dates came back
     assert "sensitive items back" in text and "email: maria.garcia@example.com" in text
     assert "Sensitive items recovered: " in text and any(r["sensitive"] for r in rows)
+    # and whom the records name, read off the vectors with a list of names and no inverter at all
+    named = [r["name_list"] for r in rows if r["name_list"].get("listed")]
+    assert [n["listed"] for n in named] == [["Maria"], ["John"]] and all(n["rank"] == 1 for n in named)
+    assert "Name-list attack, no inverter" in text and "ranked first Maria (right)" in text
     # a second run upserts the same ids: the store still holds one vector per sentence
     demo.run(tmp_path / "demo", steps=0, beam=1, console=console, inverter=tiny_run)
     from unembed.audit.stores import open_store

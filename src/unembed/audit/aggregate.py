@@ -61,6 +61,9 @@ class Tally:
         self.records_leaking = {k: 0 for k in self.kinds}  # ... with one recovered
         self.leaked: dict[str, int] = {}
         self.leaked_records: dict[str, int] = {}
+        # the name-list attack (records carry "names" when the audit was given --names)
+        self.named = {"records": 0, "with_listed": 0, "top1": 0, "top5": 0, "chance": 0.0}
+        self._named_top: list[tuple] = []  # the most confident guesses (largest margins)
         # reservoir of per-record values (interval estimation)
         self._values: list[tuple] = []
         self._seen_values = 0
@@ -104,6 +107,8 @@ class Tally:
                 kinds_here.add(it["kind"])
             for k in kinds_here:
                 self.leaked_records[k] = self.leaked_records.get(k, 0) + 1
+        if r.get("names"):
+            self._add_names(r)
         self._reservoir(self._values, tuple(row), self.keep, self._seen_values)
         self._seen_values += 1
         light = {k: v for k, v in r.items()}
@@ -113,6 +118,24 @@ class Tally:
         elif item > self._top[0]:
             heapq.heapreplace(self._top, item)
         self._reservoir(self._plot, light, self.plot_size, self._seq - 1)
+
+    def _add_names(self, r: dict) -> None:
+        nl, e = r["names"], self.named
+        e["records"] += 1
+        if nl.get("listed"):
+            e["with_listed"] += 1
+            e["top1"] += nl["rank"] == 1
+            e["top5"] += nl["rank"] <= 5
+            e["chance"] += float(nl.get("chance") or 0.0)
+        item = (float(nl["margin"]), -self._seq, {"id": r["id"], "original": r.get("original"), "names": nl})
+        if len(self._named_top) < self.rows:
+            heapq.heappush(self._named_top, item)
+        elif item > self._named_top[0]:
+            heapq.heapreplace(self._named_top, item)
+
+    def named_top(self) -> list[dict]:
+        """The name-list guesses with the largest margins over the runner-up, largest first."""
+        return [r for _, _, r in sorted(self._named_top, key=lambda t: (-t[0], -t[1]))]
 
     def _reservoir(self, store: list, value, size: int, seen: int) -> None:
         if len(store) < size:
@@ -166,7 +189,16 @@ class Tally:
             "stored_cosine": self.sums["stored_cosine"] / self.n_stored_cosine if self.n_stored_cosine else None,
             "sensitive": sensitive,
             "leaked_patterns_without_original": dict(self.leaked),
+            **({"name_list": self._names_summary()} if self.named["records"] else {}),
         }
+
+    def _names_summary(self) -> dict:
+        e = self.named
+        m = e["with_listed"]
+        return {"records": e["records"], "records_naming_a_listed_name": m,
+                "right_first": e["top1"], "right_in_top5": e["top5"],
+                "rate_first": e["top1"] / m if m else None, "rate_top5": e["top5"] / m if m else None,
+                "chance_first": e["chance"] / m if m else None}
 
     def intervals(self, population: int | None, random: bool, seed: int = 0) -> dict:
         """95% intervals of every headline figure, the whole-store estimates and the sample sizes
@@ -217,6 +249,8 @@ class Tally:
                                         "high": population * em["high"] / 100, "of": population}
         elif self.leaked_records:
             figs["leaked_patterns"] = {k: proportion_interval(v, n, pop, pts) for k, v in self.leaked_records.items()}
+        if self.named["with_listed"]:  # of the records naming a listed person, the share whose person came first
+            figs["name_list_first"] = proportion_interval(self.named["top1"], self.named["with_listed"], None, pts)
         out["figures"] = figs
         return out
 

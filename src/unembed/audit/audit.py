@@ -85,7 +85,8 @@ from .stores import StoreReader, open_store, private_copies_under, redact, sweep
 log = logging.getLogger(__name__)
 
 RESULTS, SUMMARY, REPORT, RUN, COPIES = "results.jsonl", "summary.json", "report.html", "run.json", "private-copies"
-IDENTITY = ("store", "inverter", "embedder", "steps", "beam", "edits", "limit", "sample", "seed")
+IDENTITY = ("store", "inverter", "embedder", "steps", "beam", "edits", "limit", "sample", "seed", "names")
+LATER_KEYS = {"embedder": None, "edits": "token edits", "names": "a name list"}  # settings older run.json files lack
 MATCH_COSINE, APPROX_COSINE, LOSSY_APPROX_COSINE, PROBE_MARGIN = 0.99, 0.90, 0.50, 0.05
 KINDS = ("email", "phone", "date", "number", "name")
 
@@ -350,7 +351,7 @@ class Audit:
     def __init__(self, store: str | StoreReader, inverter, out_dir: str | Path, steps: int = 20, beam: int = 4,
                  limit: int | None = None, sample: int | None = None, resume: bool = False, batch_size: int = 32,
                  read_batch: int = 256, seed: int = 0, check_size: int = 32, force: bool = False,
-                 adapt=None, advise=None, edits: int = 0):
+                 adapt=None, advise=None, edits: int = 0, names=None):
         for name, value in (("limit", limit), ("sample", sample)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InputError(f"--{name} must be a positive integer, not {value!r}")
@@ -368,7 +369,8 @@ class Audit:
         self.results_path = self.out / RESULTS
         self.settings = {"store": redact(store if isinstance(store, str) else store.uri), "inverter": inverter.model_id,
                          "embedder": self.embedder.name, "steps": steps, "beam": beam, "edits": edits, "limit": limit,
-                         "sample": sample, "seed": seed}
+                         "sample": sample, "seed": seed, "names": None if names is None else names.describe()}
+        self.names = names  # a NameList: the name-list attack on every record (audit.names)
         self.ctx = shards.context()  # rank and process count under torchrun / accelerate launch
         self.adapt, self.advise = adapt, advise  # AdaptConfig / AdviceConfig, or None
         self.done_ids = self._prepare_out(resume)
@@ -409,10 +411,10 @@ class Audit:
                              "choose another --out (or delete the folder to start again)")
         grown = _sample_grows(previous.get("sample"), self.settings["sample"])
         for key in IDENTITY:
-            if key in ("embedder", "edits") and key not in previous:
-                if key == "edits" and self.settings["edits"]:
-                    raise InputError(f"{self.out} holds an audit without token edits, not edits={self.settings['edits']}: "
-                                     "resume it with the same settings, or choose another --out")
+            if key in LATER_KEYS and key not in previous:
+                if LATER_KEYS[key] and self.settings[key]:
+                    raise InputError(f"{self.out} holds an audit without {LATER_KEYS[key]}, not {key}="
+                                     f"{self.settings[key]!r}: resume it with the same settings, or choose another --out")
                 continue  # folders written before run.json recorded it
             if previous.get(key) != self.settings[key] and not (key == "sample" and grown):
                 raise InputError(f"{self.out} holds an audit with {key}={previous.get(key)!r}, not "
@@ -536,6 +538,8 @@ class Audit:
         if with_orig:
             fresh = self.embedder.embed([originals[k] for k in with_orig])
             stored_cos = dict(zip(with_orig, cosine_rows(fresh, vectors[with_orig]).tolist()))
+        # the name-list attack needs no inverter: the stock audit's records carry it, an adapted attacker's do not
+        named = self.names.rank(vectors, originals) if self.names is not None and inverter is None else None
         lines = []
         for k, (rid, r) in enumerate(zip(ids, results)):
             rec = {"id": rid, "pos": int(chunk[k].pos), "text": r.text, "cosine": float(r.cosine), "steps": r.steps,
@@ -547,6 +551,8 @@ class Audit:
                 rec["stored_cosine"] = float(stored_cos[k])
             else:
                 rec["leaked_patterns"] = leaked_patterns(r.text)
+            if named is not None:
+                rec["names"] = named[k]
             lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
         sink.write("".join(lines))
         sink.flush()
@@ -604,6 +610,7 @@ class Audit:
             "selection": (f"sample{st['sample']}:seed{st['seed']}" if st.get("sample") else
                           f"first{st['limit']}" if st.get("limit") else "all"),
             "steps": st["steps"], "beam": st["beam"], **({"edits": st["edits"]} if st.get("edits") else {}),
+            **({"names": f"{st['names']['names']}:{st['names']['digest']}"} if st.get("names") else {}),
             "early_stop": "yes", "precision": self.inverter.precision,
             "norm": "none" if self.normalization == "none" else "uncased",
         }, metrics=dict(METRIC_SETTINGS, normalization=self.normalization), kind="audit")
@@ -623,7 +630,7 @@ class Audit:
             return summary
         self._write_summary(summary)
         atomic_write(self.out / REPORT, render_audit(summary, tally.top(), normalize=self.normalize,
-                                                     plot_records=tally.plot_records()))
+                                                     plot_records=tally.plot_records(), named=tally.named_top()))
         return summary
 
     def close(self) -> None:

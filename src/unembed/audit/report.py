@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from ..html import CSS, e as _e, figure as _figure, num as _num, pct as _pct, png as _png
+from .report_sections import names_sentence
 
 TABLE_ROWS = 200
 KIND_LABELS = {"email": "e-mail addresses", "phone": "phone numbers", "date": "dates", "number": "numbers",
@@ -165,22 +166,26 @@ def _verdict(s: dict) -> tuple[str, bool]:
         text = (f"An attacker who copies this store recovers on average <b>{s['token_f1']:.0f}%</b> of each text's "
                 f"words (token F1), <b>{s['exact_match']:.0f}%</b> of the texts exactly")
         text += (", and " + ", ".join(parts) + " exactly.") if parts else "."
-        low = (s["token_f1"] or 0) < 20 and not any(sens.get(k, {}).get("recovered") for k in KIND_LABELS)
-        return text + (f'<br><span class="small">{caveat}</span>' if low else ""), low
+        low = ((s["token_f1"] or 0) < 20 and not any(sens.get(k, {}).get("recovered") for k in KIND_LABELS)
+               and not (s.get("name_list") or {}).get("right_first"))
+        named = _e(names_sentence(s))
+        return text + (f" {named}" if named else "") + (f'<br><span class="small">{caveat}</span>' if low else ""), low
     share = s.get("share_cosine_ge_0_9") or 0
+    named = _e(names_sentence(s))
     return (f"The store holds no original texts, so recovery cannot be scored here. The attacker's own confidence: "
             f"<b>{_pct(share)}</b> of the {n} recovered texts re-embed within cosine 0.9 of the stored vector "
             f"(mean cosine {s['cosine']:.2f}); the table lists the most confident first."
-            + (f'<br><span class="small">{caveat}</span>' if share < 0.05 else ""), share < 0.05)
+            + (f" {named}" if named else "") + (f'<br><span class="small">{caveat}</span>' if share < 0.05 else ""), share < 0.05)
 
 
 def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, normalize=None,
-                 plot_records: list[dict] | None = None) -> str:
+                 plot_records: list[dict] | None = None, named: list[dict] | None = None) -> str:
     """The audit report as one HTML string (no external resources).
 
     ``records``: those the table may show (the audit passes the most confident ones);
     ``plot_records``: those the plots are drawn from (the audit passes a uniform sample of at most a
-    few thousand); both default to ``records``."""
+    few thousand); both default to ``records``. ``named``: the name-list attack's most confident
+    guesses (with ``--names``)."""
     from . import report_sections as sections
 
     s = summary
@@ -320,7 +325,7 @@ def render_audit(summary: dict, records: list[dict], rows: int = TABLE_ROWS, nor
 {''.join(f'<div class="banner {c}">{_e(t)}</div>' for c, t in banners)}
 <div class="cards">{''.join(f'<div class="card"><div class="v">{v}</div><div class="k">{_e(k)}<br>{_e(h)}</div></div>' for k, v, h in cards)}</div>
 {sections.intervals_html(s)}
-{body}{sections.adapted_html(s)}<h2>Embedder check</h2>
+{body}{sections.names_html(s, named)}{sections.adapted_html(s)}<h2>Embedder check</h2>
 {dl(check_pairs)}
 <h2>Store</h2>
 {dl(store_pairs)}

@@ -1,5 +1,5 @@
 """The audit report's sections for audits at scale: intervals and store-wide estimates, the stock
-against the adapted attacker, and what to do about it (the defences). Each takes the summary and
+against the adapted attacker, what to do about it (the defences), and the name-list attack. Each takes the summary and
 returns HTML ('' when the audit has nothing for it)."""
 from __future__ import annotations
 
@@ -153,3 +153,42 @@ def advice_html(s: dict) -> str:
              + "".join(rows) + "</tbody></table>")
     return (f"<h2>What to do about it</h2><p><b>{_e(rec.get('text', ''))}</b></p><p class=small>{_e(adv.get('how', ''))}</p>"
             + table)
+
+
+def names_sentence(s: dict) -> str:
+    """One sentence on the name-list attack ('' without --names): the verdict and the CLI say it."""
+    nl, lst = s.get("name_list"), (s.get("settings") or {}).get("names") or {}
+    if not nl:
+        return ""
+    m = nl["records_naming_a_listed_name"]
+    if not m:
+        return (f"With a list of {lst.get('names', '?'):,} names, the attacker ranks the names for every vector; "
+                f"no audited original names a listed person, so how often the top name is right is not measured.")
+    return (f"With a list of {lst.get('names', '?'):,} names and no inverter at all, the attacker ranks the right "
+            f"person first in {nl['right_first']} of the {m} records that name a listed person "
+            f"({100 * nl['rate_first']:.0f}%; a blind guess: {100 * nl['chance_first']:.1f}%).")
+
+
+def names_html(s: dict, named: list[dict] | None) -> str:
+    """The name-list attack: its figure, and the most confident guesses (largest margin first)."""
+    nl = s.get("name_list")
+    if not nl:
+        return ""
+    lst = (s.get("settings") or {}).get("names") or {}
+    iv = (_figures(s).get("name_list_first") or {})
+    ci = (f" 95% interval {iv['low']:.0f}–{iv['high']:.0f}%." if iv.get("low") is not None else "")
+    rows = []
+    for r in named or []:
+        g = r["names"]
+        right = "" if g.get("rank") is None else ("yes" if g["rank"] == 1 else f"no (rank {g['rank']})")
+        orig = "<span class=miss>(not stored)</span>" if r.get("original") is None else _e(r["original"])
+        rows.append(f"<tr><td class=id>{_e(r['id'])}</td><td>{orig}</td><td><b>{_e(g['guesses'][0][0])}</b>"
+                    f"<div class=small>then {_e(', '.join(n for n, _ in g['guesses'][1:]))}</div></td>"
+                    f"<td class=num>{g['guesses'][0][1]:.3f}</td><td class=num>{g['margin']:.3f}</td><td>{right}</td></tr>")
+    table = ("<table><thead><tr><th>id</th><th>original</th><th>top name</th><th>cosine</th><th>margin over the "
+             "second</th><th>right?</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>") if rows else ""
+    return (f"<h2>Whom the vectors name</h2><p>{_e(names_sentence(s))}{_e(ci)}</p>"
+            f"<p class=small>The attacker embeds each of the {lst.get('names', '?'):,} names of <code>{_e(lst.get('file'))}"
+            "</code> once and ranks them by cosine to each stored vector; the recovered text plays no part. A record "
+            "counts when its original contains a listed name (its words in order, after the embedder's normalisation). "
+            "Guesses with the largest margin first.</p>" + table)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 SENTENCES = [
     "Please send the signed contract to maria.garcia@example.com before Friday.",
     "John Smith was admitted to the hospital on 12 March 2023 with chest pain.",
@@ -28,6 +30,25 @@ def _inverter(console):
     inv = load_inverter("minilm")  # a clear CheckpointError when the shipped inverter is missing
     console.print("Using the shipped MiniLM inverter (src/unembed/shipped/minilm, see its MODEL_CARD.md).")
     return inv
+
+
+def _name_list(console, embedder, vectors, ids: list[str], rows: list[dict]) -> None:
+    """The name-list attack, which needs no inverter: the audit's list of common given names, each
+    embedded once, ranked by cosine to every stored vector (``unembed audit --names FILE``)."""
+    from ..audit.audit import GIVEN_NAMES
+    from ..audit.names import NameList
+
+    names = NameList.embed(sorted(GIVEN_NAMES), embedder, source="common given names")
+    hits = []
+    for rid, row, r in zip(ids, rows, names.rank(vectors, [row["original"] for row in rows])):
+        row["name_list"] = r
+        if r.get("listed"):
+            top = r["guesses"][0][0]
+            hits.append(f"{rid} names {', '.join(r['listed'])}: ranked first {top} "
+                        + ("[green](right)[/green]" if r["rank"] == 1 else f"[red](rank {r['rank']})[/red]"))
+    if hits:
+        console.print(f"Name-list attack, no inverter ({len(names.names)} common given names ranked by cosine to "
+                      "each vector, as `unembed audit --names FILE` does): " + "; ".join(hits) + ".", highlight=False)
 
 
 def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=None) -> list[dict]:
@@ -84,6 +105,7 @@ def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=No
     console.print("Sensitive items recovered: " + ", ".join(
         f"{k} {sum(it['recovered'] for it in found if it['kind'] == k)} of {sum(it['kind'] == k for it in found)}"
         for k in kinds), highlight=False)
+    _name_list(console, embedder, np.asarray(vectors, dtype=np.float32), ids, rows)
     s = inverter.stats
     console.print(f"{s['n']} inversions in {s['seconds']:.1f}s, {s['texts_embedded']} texts re-embedded "
                   f"in {s['embedder_calls']} embedder calls.")
