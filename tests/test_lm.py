@@ -364,6 +364,12 @@ def test_cli_eval_invert_defend(probs_run, tiny, tmp_path):
     assert res["rows"][-1]["bleu"] is None and "blocked" in res["rows"][-1]["note"]
     html = (tmp_path / "def" / "report.html").read_text()
     assert "<script" not in html and "data:image/png;base64," in html
+    assert all(r["ask_bleu"] is not None for r in res["rows"])
+    p = run("lm", "defend", "--inverter", probs_run, "--prompts", secret, "--defence", "noise:0.1", "--no-baselines",
+            "--out", tmp_path / "quick")
+    quick = json.loads((tmp_path / "quick" / "results.json").read_text())["rows"]
+    assert [r["ask_bleu"] for r in quick] == [None, None] and quick[0]["bleu"] == res["rows"][0]["bleu"]
+    assert "ask BLEU not run" in p.stdout
 
 
 def test_bad_input_is_one_line_exit_2(tiny, tmp_path):

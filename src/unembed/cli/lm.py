@@ -179,6 +179,8 @@ def lm_defend(
                                                     "where it is served"),
     prompts: Optional[Path] = typer.Option(None, help="held-out prompts (default: the run's test split)"),
     limit: int = typer.Option(100, help="prompts measured (0: all)"),
+    baselines: bool = typer.Option(True, "--baselines/--no-baselines",
+                                   help="also ask the model to repeat its prompt under each defence (most of the time)"),
     as_json: bool = typer.Option(False, "--json"),
 ):
     """Measure serving-side defences: leakage (inverter and ask-the-model) and cost (KL, greedy agreement)."""
@@ -196,7 +198,7 @@ def lm_defend(
         raise InputError("lm defend applies defences where the model is served: give a local target "
                          "(gemma3-270m or a folder), not an endpoint")
     with bars(console) as p:
-        rows = measure_defences(inv, tgt, texts, ds, reporter=RichReporter(p))
+        rows = measure_defences(inv, tgt, texts, ds, reporter=RichReporter(p), baselines=baselines)
     sig = Signature({"inverter": inv.name, "target": tgt.fingerprint(), "access": inv.access.spec,
                      "data": text_digest(texts), "n": len(texts), "defences": ",".join(d.spec for d in ds)},
                     kind="lm-defend")
@@ -210,7 +212,8 @@ def lm_defend(
         for r in rows:
             bleu = "n/a" if r.bleu is None else f"{r.bleu:.1f}"
             kl = "n/a" if r.kl is None else f"{r.kl:.4f}"
-            out.print(f"{r.defence:>16}: inverter BLEU {bleu}, ask BLEU {r.ask_bleu:.1f}, KL {kl}, "
+            ask = "not run" if r.ask_bleu is None else f"{r.ask_bleu:.1f}"
+            out.print(f"{r.defence:>16}: inverter BLEU {bleu}, ask BLEU {ask}, KL {kl}, "
                       f"greedy agreement {r.greedy_agreement:.0%} {r.note}", highlight=False)
     console.print(f"wrote {out_dir / 'results.json'} and {out_dir / 'report.html'}", highlight=False)
 

@@ -169,8 +169,10 @@ class LMDefenceResult:
 
 
 def measure_defences(inverter, target: LocalTarget, prompts: Sequence[str], defences: Sequence[LMDefence],
-                     reporter: Reporter | None = None, positions: int | None = None) -> list[LMDefenceResult]:
-    """Leakage (inverter, ask-the-model) and cost of no defence and of each defence, in order."""
+                     reporter: Reporter | None = None, positions: int | None = None,
+                     baselines: bool = True) -> list[LMDefenceResult]:
+    """Leakage (inverter, and ask-the-model unless ``baselines`` is False: its greedy continuations
+    are most of the time) and cost of no defence and of each defence, in order."""
     from .baselines import ask_the_model
     from .evaluate import evaluate_lm, uncased
 
@@ -186,7 +188,7 @@ def measure_defences(inverter, target: LocalTarget, prompts: Sequence[str], defe
                 ev = evaluate_lm(inverter, target, prompts, baselines=False)
             except TargetError as exc:
                 note = f"inverter blocked: {exc}"
-            ask = ask_the_model(target, prompts, normalize=uncased)["best"]
+            ask = ask_the_model(target, prompts, normalize=uncased)["best"] if baselines else None
         cost = defence_cost(target, d, prompts, positions)
         rows.append(LMDefenceResult(name, ev.bleu if ev else None, ev.exact_match if ev else None,
                                     ev.token_f1 if ev else None, ev.queries_per_prompt if ev else None,
