@@ -435,6 +435,10 @@ def test_a_name_list_picks_out_whom_each_vector_names_without_the_inverter(tmp_p
     assert f"|names:{len(names.names)}:" in s["signature"]["string"]
     html = (tmp_path / "out" / "report.html").read_text()
     assert "Whom the vectors name" in html and "ranks the right person first in" in html
+    from unembed.web.runs import read_run
+
+    listed = dict(read_run(tmp_path, tmp_path / "out").figures)["listed names: right person first"]
+    assert listed == f"{nl['right_first']} of 9"  # and the web app's list of runs shows it
     # resuming with another list, or none, is refused
     other = tmp_path / "other.txt"
     other.write_text("\n".join(OTHERS) + "\n")

@@ -61,6 +61,10 @@ def _audit(rel: str, s: dict, folder: Path) -> Run:
         got = sum((v or {}).get("recovered") or 0 for v in sens.values() if isinstance(v, dict))
         if found:
             figures.append(("sensitive items recovered", f"{got} of {found}"))
+    named = s.get("name_list") if isinstance(s.get("name_list"), dict) else {}
+    if named.get("records_naming_a_listed_name"):
+        figures.append(("listed names: right person first",
+                        f"{named.get('right_first')} of {named['records_naming_a_listed_name']}"))
     return Run("audit", rel, str(s.get("status") or "unknown"), redact(str(store.get("uri") or settings["store"])),
                figures, settings={k: settings.get(k) for k in ("store", "steps", "beam", "limit", "sample", "seed")})
 
