@@ -15,7 +15,9 @@ is ranked first (top-1) or among the first five (top-5). Directories:
   to N names in all;
 - **near**: real 1,000 plus, for every sampled person, 10 names with the same given name and
   another surname and 10 with the same surname and another given name: the confusions a directory
-  of one family or one culture holds.
+  of one family or one culture holds;
+- **builtin**: the audit's default (``--names builtin``), its ~330 common given names alone; a record
+  counts when it contains one of them (so a kernel line counts only when its given name is common).
 
 The margin of the top name over the second is the attacker's own confidence; the table gives the
 share right among records with a margin of at least 0.05 and 0.1, which is what a store without
@@ -112,7 +114,7 @@ def main() -> None:
 
     import torch
     from unembed import load_embedder
-    from unembed.audit.names import NameList
+    from unembed.audit.names import BUILTIN, NameList, load_names
 
     t0 = time.time()
     embedder = load_embedder(args.embedder)
@@ -145,6 +147,10 @@ def main() -> None:
     results["directories"]["near"] = {"size": len(directory), "near_names": len(near),
                                       **{name: score(names, vectors[name], texts) for name, texts in sets.items()}}
     print("near: " + json.dumps(results["directories"]["near"]), flush=True)
+    names = load_names(BUILTIN, embedder)
+    results["directories"]["builtin"] = {"size": len(names.names),
+                                         **{name: score(names, vectors[name], texts) for name, texts in sets.items()}}
+    print("builtin: " + json.dumps(results["directories"]["builtin"]), flush=True)
     results["seconds"] = round(time.time() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

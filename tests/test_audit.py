@@ -233,6 +233,7 @@ def test_cli_audit_resume_and_errors(tmp_path, tiny_run, vectors):
     p = run_cli("audit", uri, "--inverter", tiny_run, "--steps", 1, "--beam", 2, "--out", out, "--limit", 7, "--json")
     summary = json.loads(p.stdout)
     assert summary["n"] == 7 and summary["embedder_check"]["status"] == "match"
+    assert summary["settings"]["names"]["file"] == "builtin" and summary["name_list"]["records"] == 7
     assert "embedder check: match" in p.stderr and "auditing" in p.stderr
     for name in ("results.jsonl", "summary.json", "report.html"):
         assert (out / name).exists()
@@ -250,7 +251,8 @@ def test_cli_audit_resume_and_errors(tmp_path, tiny_run, vectors):
     p = run_cli("audit", f"chroma://{tmp_path}/nowhere?collection=docs", "--inverter", tiny_run, "--out", tmp_path / "x", code=2)
     assert "no chroma store" in one_error_line(p).lower()  # checked before any client loads
     assert not (tmp_path / "x").exists()
-    p = run_cli("audit", uri, "--inverter", tiny_run, "--out", tmp_path / "y", "--names", tmp_path / "nobody.txt", code=2)
+    p = run_cli("audit", uri, "--inverter", tiny_run, "--out", tmp_path / "y", "--names", tmp_path / "nobody.txt",
+                code=2)
     assert "--names" in one_error_line(p) and not (tmp_path / "y").exists()
 
 
@@ -434,7 +436,7 @@ def test_a_name_list_picks_out_whom_each_vector_names_without_the_inverter(tmp_p
     assert s["settings"]["names"]["names"] == len(names.names) and "Alice" not in json.dumps(s["settings"])
     assert f"|names:{len(names.names)}:" in s["signature"]["string"]
     html = (tmp_path / "out" / "report.html").read_text()
-    assert "Whom the vectors name" in html and "ranks the right person first in" in html
+    assert "Whom the vectors name" in html and "ranks the right name first in" in html
     from unembed.web.runs import read_run
 
     listed = dict(read_run(tmp_path, tmp_path / "out").figures)["listed names: right person first"]
@@ -458,3 +460,27 @@ def test_a_name_list_picks_out_whom_each_vector_names_without_the_inverter(tmp_p
     one.write_text("Alice\n")
     with pytest.raises(InputError, match="at least 2"):
         NameList.read(one, tiny_inverter.embedder)
+
+
+def test_every_audit_runs_the_attack_with_common_given_names_unless_told_not_to(tmp_path, tiny_inverter, vectors):
+    from unembed.audit.names import load_names
+
+    builtin = load_names("builtin", tiny_inverter.embedder)
+    assert builtin.builtin and len(builtin.names) > 300 and load_names("none", tiny_inverter.embedder) is None
+    with pytest.raises(InputError, match="no such file"):
+        load_names(tmp_path / "missing.txt", tiny_inverter.embedder)
+    store, _ = build("faiss", tmp_path / "s", vectors)
+    s = audit(store, tiny_inverter, tmp_path / "out", steps=0, beam=1, names=builtin)
+    # Alice, Bob, Maria (in her e-mail address), John, Carol, Dave, Erin, Frank and Grace are common given names
+    assert s["name_list"]["records_naming_a_listed_name"] == 9 and s["name_list"]["right_first"] >= 7
+    assert "built-in list of" in (tmp_path / "out" / "report.html").read_text()
+    # an audit begun before name lists existed resumes as it was run: without one
+    plain = tmp_path / "plain"
+    with Audit(store, tiny_inverter, plain, steps=0, beam=1, limit=4) as job:
+        job.check()
+        job.run()
+    run_json = json.loads((plain / "run.json").read_text())
+    del run_json["settings"]["names"]
+    (plain / "run.json").write_text(json.dumps(run_json))
+    with Audit(store, tiny_inverter, plain, steps=0, beam=1, limit=4, resume=True, names=builtin) as job:
+        assert job.names is None and job.settings["names"] is None

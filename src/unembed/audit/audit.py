@@ -412,6 +412,9 @@ class Audit:
         grown = _sample_grows(previous.get("sample"), self.settings["sample"])
         for key in IDENTITY:
             if key in LATER_KEYS and key not in previous:
+                if key == "names" and self.names is not None and self.names.builtin:
+                    self.names = self.settings["names"] = None  # an older audit, resumed as it was run
+                    continue
                 if LATER_KEYS[key] and self.settings[key]:
                     raise InputError(f"{self.out} holds an audit without {LATER_KEYS[key]}, not {key}="
                                      f"{self.settings[key]!r}: resume it with the same settings, or choose another --out")

@@ -10,7 +10,8 @@ no training is needed at all, only the embedder). Measured on MiniLM (benchmarks
 BENCHMARKS.md): the right person ranks first among 200 names in 29 of 30 real ``Name <e-mail>``
 lines and in 9 of 10 synthetic records.
 
-:class:`NameList` reads the list (one name a line), embeds it once, and for each record gives the
+:class:`NameList` reads the list (one name a line; ``builtin``: the ~330 common given names the
+audit's name detector knows, so that every audit runs the attack even without a directory), embeds it once, and for each record gives the
 top name, its cosine and its margin over the second; where the store keeps the original text it
 also says which listed names the original contains and the rank of the best of them, so the audit
 measures how often the attack names the right person (against chance, listed names over list size).
@@ -30,7 +31,9 @@ import numpy as np
 from ..errors import InputError
 from ..signature import text_digest
 
-__all__ = ["NameList", "MAX_NAMES"]
+__all__ = ["NameList", "MAX_NAMES", "BUILTIN", "load_names"]
+
+BUILTIN = "builtin"  # the audit's own list of common given names (``audit.GIVEN_NAMES``)
 
 MAX_NAMES = 200_000  # a directory of a large organisation; the list is embedded once
 TOP = 5  # a record's result keeps this many of the best-ranked names
@@ -87,6 +90,10 @@ class NameList:
         uncased = not getattr(embedder, "cased", True)
         return cls(names, vecs, source, embedder.normalize_text if uncased else (lambda s: s))
 
+    @property
+    def builtin(self) -> bool:
+        return self.source == BUILTIN
+
     def describe(self) -> dict:
         """What the list was, for the audit's settings (the names themselves stay out of the summary)."""
         return {"file": self.source, "names": len(self.names), "digest": text_digest(self.names)}
@@ -124,3 +131,17 @@ class NameList:
                 rec["chance"] = len(listed) / len(self.names)  # of ranking a listed name first by luck
             out.append(rec)
         return out
+
+
+def load_names(spec: str | Path | None, embedder) -> NameList | None:
+    """``builtin`` (the audit's common given names), ``none`` / None (no name-list attack), or a file."""
+    if spec is None or str(spec) == "none":
+        return None
+    if str(spec) == BUILTIN:
+        from .audit import GIVEN_NAMES
+
+        return NameList.embed(sorted(GIVEN_NAMES), embedder, source=BUILTIN)
+    if not Path(spec).is_file():
+        raise InputError(f"--names {spec}: no such file; give a text file with one name a line, builtin (common "
+                         "given names) or none")
+    return NameList.read(spec, embedder)

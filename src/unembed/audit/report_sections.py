@@ -156,17 +156,19 @@ def advice_html(s: dict) -> str:
 
 
 def names_sentence(s: dict) -> str:
-    """One sentence on the name-list attack ('' without --names): the verdict and the CLI say it."""
+    """One sentence on the name-list attack ('' with ``--names none``): the verdict and the CLI say it."""
     nl, lst = s.get("name_list"), (s.get("settings") or {}).get("names") or {}
     if not nl:
         return ""
     m = nl["records_naming_a_listed_name"]
+    what = (f"the built-in list of {lst.get('names', '?'):,} common given names" if lst.get("file") == "builtin"
+            else f"a list of {lst.get('names', '?'):,} names")
     if not m:
-        return (f"With a list of {lst.get('names', '?'):,} names, the attacker ranks the names for every vector; "
-                f"no audited original names a listed person, so how often the top name is right is not measured.")
-    return (f"With a list of {lst.get('names', '?'):,} names and no inverter at all, the attacker ranks the right "
-            f"person first in {nl['right_first']} of the {m} records that name a listed person "
-            f"({100 * nl['rate_first']:.0f}%; a blind guess: {100 * nl['chance_first']:.1f}%).")
+        return (f"With {what}, the attacker ranks the names for every vector; no audited original names a listed "
+                f"person, so how often the top name is right is not measured.")
+    return (f"With {what} and no inverter at all, the attacker ranks the right name first in {nl['right_first']} "
+            f"of the {m} records that name a listed person ({100 * nl['rate_first']:.0f}%; a blind guess: "
+            f"{100 * nl['chance_first']:.1f}%).")
 
 
 def names_html(s: dict, named: list[dict] | None) -> str:
@@ -189,6 +191,6 @@ def names_html(s: dict, named: list[dict] | None) -> str:
              "second</th><th>right?</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>") if rows else ""
     return (f"<h2>Whom the vectors name</h2><p>{_e(names_sentence(s))}{_e(ci)}</p>"
             f"<p class=small>The attacker embeds each of the {lst.get('names', '?'):,} names of <code>{_e(lst.get('file'))}"
-            "</code> once and ranks them by cosine to each stored vector; the recovered text plays no part. A record "
+            "</code> (<code>--names</code>) once and ranks them by cosine to each stored vector; the recovered text plays no part. A record "
             "counts when its original contains a listed name (its words in order, after the embedder's normalisation). "
             "Guesses with the largest margin first.</p>" + table)

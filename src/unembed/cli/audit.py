@@ -56,10 +56,10 @@ def audit_(
                                      "each costs in retrieval on its own documents (a minute or two on a CPU)"),
     advice_defences: str = typer.Option(_v("defences"), help="defences measured for the advice (unembed defend's specs)"),
     advice_records: int = typer.Option(_v("records"), help="audited records whose defended vectors are inverted"),
-    names: Optional[Path] = typer.Option(None, help="a list of names, one a line (a staff or customer directory): "
-                                                    "the attacker ranks them by cosine to each stored vector, no "
-                                                    "inverter needed, and the audit measures how often the person "
-                                                    "a record names comes first"),
+    names: str = typer.Option("builtin", help="the name-list attack: FILE (one name a line: a staff or customer "
+                                              "directory), builtin (~330 common given names) or none. Each name is "
+                                              "ranked by cosine to each stored vector, no inverter needed, and the "
+                                              "audit measures how often the person a record names comes first"),
 ):
     """Audit a vector store: read its vectors (read-only), recover the text, report what leaks.
 
@@ -76,14 +76,13 @@ def audit_(
         raise InputError(f"--out {out_dir} is a file: give a folder")
     if not resume and results.exists() and results.stat().st_size > 0:
         raise InputError(f"{results} already holds results: pass --resume to continue that audit, or choose another --out")
-    if names is not None and not names.is_file():
-        raise InputError(f"--names {names}: no such file; give a text file with one name a line")
+    if names not in ("builtin", "none") and not Path(names).is_file():
+        raise InputError(f"--names {names}: no such file; give a text file with one name a line, builtin (common "
+                         "given names) or none")
     inv = load_for_cli(inverter, embedder, precision)
-    name_list = None
-    if names is not None:
-        from ..audit.names import NameList
+    from ..audit.names import load_names
 
-        name_list = NameList.read(names, inv.embedder)
+    name_list = load_names(names, inv.embedder)
     adapt_cfg = None
     if adapt or adapt_corpus is not None:
         adapt_cfg = AdaptConfig(folds=adapt_folds, texts=adapt_texts, hypothesizer_steps=adapt_steps,
@@ -139,7 +138,7 @@ def audit_(
     if summary.get("name_list"):
         nl = summary["name_list"]
         m = nl["records_naming_a_listed_name"]
-        table.add_row("listed names (--names): right person first",
+        table.add_row("listed names (--names): right one first",
                       f"{nl['right_first']} of {m} records naming one (blind guess {100 * nl['chance_first']:.1f}%)"
                       if m else f"{nl['records']} records ranked; none names a listed person")
     if summary["store"].get("lossy"):

@@ -35,10 +35,9 @@ def _inverter(console):
 def _name_list(console, embedder, vectors, ids: list[str], rows: list[dict]) -> None:
     """The name-list attack, which needs no inverter: the audit's list of common given names, each
     embedded once, ranked by cosine to every stored vector (``unembed audit --names FILE``)."""
-    from ..audit.audit import GIVEN_NAMES
-    from ..audit.names import NameList
+    from ..audit.names import BUILTIN, load_names
 
-    names = NameList.embed(sorted(GIVEN_NAMES), embedder, source="common given names")
+    names = load_names(BUILTIN, embedder)
     hits = []
     for rid, row, r in zip(ids, rows, names.rank(vectors, [row["original"] for row in rows])):
         row["name_list"] = r
@@ -48,7 +47,7 @@ def _name_list(console, embedder, vectors, ids: list[str], rows: list[dict]) -> 
                         + ("[green](right)[/green]" if r["rank"] == 1 else f"[red](rank {r['rank']})[/red]"))
     if hits:
         console.print(f"Name-list attack, no inverter ({len(names.names)} common given names ranked by cosine to "
-                      "each vector, as `unembed audit --names FILE` does): " + "; ".join(hits) + ".", highlight=False)
+                      "each vector, as `unembed audit` does by default): " + "; ".join(hits) + ".", highlight=False)
 
 
 def run(out_dir: Path, steps: int = 20, beam: int = 4, console=None, inverter=None) -> list[dict]:
