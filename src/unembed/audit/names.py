@@ -10,7 +10,7 @@ no training is needed at all, only the embedder). Measured on MiniLM (benchmarks
 BENCHMARKS.md): the right person ranks first among 200 names in 29 of 30 real ``Name <e-mail>``
 lines and in 9 of 10 synthetic records.
 
-:class:`NameList` reads the list (one name a line; ``builtin``: the ~330 common given names the
+:class:`NameList` reads the list (one name a line; ``builtin``: the 308 common given names the
 audit's name detector knows, so that every audit runs the attack even without a directory), embeds it once, and for each record gives the
 top name, its cosine and its margin over the second; where the store keeps the original text it
 also says which listed names the original contains and the rank of the best of them, so the audit

@@ -57,7 +57,7 @@ def audit_(
     advice_defences: str = typer.Option(_v("defences"), help="defences measured for the advice (unembed defend's specs)"),
     advice_records: int = typer.Option(_v("records"), help="audited records whose defended vectors are inverted"),
     names: str = typer.Option("builtin", help="the name-list attack: FILE (one name a line: a staff or customer "
-                                              "directory), builtin (~330 common given names) or none. Each name is "
+                                              "directory), builtin (308 common given names) or none. Each name is "
                                               "ranked by cosine to each stored vector, no inverter needed, and the "
                                               "audit measures how often the person a record names comes first"),
 ):
