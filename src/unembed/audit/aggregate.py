@@ -61,7 +61,7 @@ class Tally:
         self.records_leaking = {k: 0 for k in self.kinds}  # ... with one recovered
         self.leaked: dict[str, int] = {}
         self.leaked_records: dict[str, int] = {}
-        # the name-list attack (records carry "names" when the audit was given --names)
+        # the name-list attack (records carry "names" unless the audit ran with --names none)
         self.named = {"records": 0, "with_listed": 0, "top1": 0, "top5": 0, "chance": 0.0}
         self._named_top: list[tuple] = []  # the most confident guesses (largest margins)
         # reservoir of per-record values (interval estimation)

@@ -59,6 +59,12 @@ embedder's normalisation) appear contiguously and in order in the recovered text
 differences such as ``"maria. garcia @ example. com"`` do not matter but every character does.
 Without originals, records are ranked by cosine (the attacker's own confidence) and e-mail,
 phone, date and number patterns found in the recovered texts are listed.
+
+The name-list attack (``names``, a :class:`.names.NameList`; the command line's default is the
+:data:`GIVEN_NAMES` below) needs no inverter: every listed name is ranked by cosine to each stored
+vector. Each record carries its top names and margin, and, with its original, the listed names it
+contains and the rank of the best of them; the summary's ``name_list`` says how often the right one
+came first, against a blind guess.
 """
 from __future__ import annotations
 

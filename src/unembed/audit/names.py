@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import InputError
 from ..signature import text_digest
 
-__all__ = ["NameList", "MAX_NAMES", "BUILTIN", "load_names"]
+__all__ = ["NameList", "MAX_NAMES", "BUILTIN", "check_names", "load_names"]
 
 BUILTIN = "builtin"  # the audit's own list of common given names (``audit.GIVEN_NAMES``)
 
@@ -133,15 +133,20 @@ class NameList:
         return out
 
 
+def check_names(spec: str | Path | None) -> None:
+    """Refuse a ``--names`` that is neither ``builtin``, ``none`` nor a file, before anything loads."""
+    if spec is not None and str(spec) not in (BUILTIN, "none") and not Path(spec).is_file():
+        raise InputError(f"--names {spec}: no such file; give a text file with one name a line, builtin (common "
+                         "given names) or none")
+
+
 def load_names(spec: str | Path | None, embedder) -> NameList | None:
     """``builtin`` (the audit's common given names), ``none`` / None (no name-list attack), or a file."""
+    check_names(spec)
     if spec is None or str(spec) == "none":
         return None
     if str(spec) == BUILTIN:
         from .audit import GIVEN_NAMES
 
         return NameList.embed(sorted(GIVEN_NAMES), embedder, source=BUILTIN)
-    if not Path(spec).is_file():
-        raise InputError(f"--names {spec}: no such file; give a text file with one name a line, builtin (common "
-                         "given names) or none")
     return NameList.read(spec, embedder)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..audit.adapt import TYPICAL_TIME, AdaptConfig
 from ..audit.advice import AdviceConfig
+from ..audit.names import check_names, load_names
 from ..audit.stores import check_uri, uri_forms
 from ..errors import InputError
 from .app import EDITS_HELP, PRECISION_HELP, app, check_run_args, console, default, load_for_cli, out
@@ -76,12 +77,8 @@ def audit_(
         raise InputError(f"--out {out_dir} is a file: give a folder")
     if not resume and results.exists() and results.stat().st_size > 0:
         raise InputError(f"{results} already holds results: pass --resume to continue that audit, or choose another --out")
-    if names not in ("builtin", "none") and not Path(names).is_file():
-        raise InputError(f"--names {names}: no such file; give a text file with one name a line, builtin (common "
-                         "given names) or none")
+    check_names(names)
     inv = load_for_cli(inverter, embedder, precision)
-    from ..audit.names import load_names
-
     name_list = load_names(names, inv.embedder)
     adapt_cfg = None
     if adapt or adapt_corpus is not None:
