@@ -16,8 +16,10 @@ is ranked first (top-1) or among the first five (top-5). Directories:
 - **near**: real 1,000 plus, for every sampled person, 10 names with the same given name and
   another surname and 10 with the same surname and another given name: the confusions a directory
   of one family or one culture holds;
-- **builtin**: the audit's default (``--names builtin``), its ~330 common given names alone; a record
-  counts when it contains one of them (so a kernel line counts only when its given name is common).
+- **builtin**: the audit's default (``--names builtin``), its 308 common given names alone; a record
+  counts when it contains one of them (so a kernel line counts only when its given name is common);
+- **e-mail addresses**: the list is every address of the kernel-maintainers file (a mailing list or
+  customer list rather than a directory of names; the kernel lines only).
 
 The margin of the top name over the second is the attacker's own confidence; the table gives the
 share right among records with a margin of at least 0.05 and 0.1, which is what a store without
@@ -151,6 +153,13 @@ def main() -> None:
     results["directories"]["builtin"] = {"size": len(names.names),
                                          **{name: score(names, vectors[name], texts) for name, texts in sets.items()}}
     print("builtin: " + json.dumps(results["directories"]["builtin"]), flush=True)
+    emails = list(dict.fromkeys(m.group("email") for t in (held / "kernel-maintainers.txt").read_text(
+        encoding="utf-8").splitlines() if (m := _NAME_LINE.match(t))))
+    names = NameList.embed(emails, embedder, source="e-mail addresses")
+    results["directories"]["e-mail addresses"] = {
+        "size": len(names.names), "kernel-maintainers": score(names, vectors["kernel-maintainers"],
+                                                              sets["kernel-maintainers"])}
+    print("e-mail addresses: " + json.dumps(results["directories"]["e-mail addresses"]), flush=True)
     results["seconds"] = round(time.time() - t0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
