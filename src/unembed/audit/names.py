@@ -49,7 +49,8 @@ def _words(text: str) -> tuple[str, ...]:
 
 @dataclass
 class NameList:
-    """A list of names and their vectors. ``NameList.read(path, embedder)`` is the usual way in."""
+    """A list of names and their vectors. ``load_names(spec, embedder)`` (builtin, none or a file) is the usual
+    way in; ``NameList.embed(names, embedder)`` takes a list."""
 
     names: list[str]
     vectors: np.ndarray  # (K, d), unit length
