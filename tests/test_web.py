@@ -304,6 +304,9 @@ def test_an_audit_started_from_the_api_can_be_cancelled_and_resumed(folder, inve
     assert evs[-1][1]["report"] == "runs/web-audit/report.html" and evs[-1][1]["n"] == len(TEXTS)
     ids = [json.loads(line)["id"] for line in results.read_text().splitlines()]
     assert len(ids) == len(set(ids)) == len(TEXTS)  # every record once: the resumed ones were not redone
+    summary = json.loads((folder / "runs" / "web-audit" / "summary.json").read_text())
+    assert summary["settings"]["names"]["file"] == "builtin"  # the name-list attack runs as on the command line
+    assert summary["name_list"]["records"] == len(TEXTS) and summary["name_list"]["records_naming_a_listed_name"] >= 8
 
 
 def test_a_missing_web_extra_is_one_line_naming_it(monkeypatch):

@@ -413,13 +413,15 @@ class AuditRunner:
 
     def _run(self, job, store, out, inverter, steps, beam, limit, sample, seed, resume) -> None:
         from ..audit import Audit
+        from ..audit.names import BUILTIN, load_names
 
         with job_outcome(job, what="audit", log_as="audit job", uri=store,
                          cancelled="cancelled: the records written so far are kept; resume to continue"):
             job.state = "running"
             inv = Locked(self.inverters.get(inverter), self.model_lock, job)
+            # the name-list attack with the common given names, as `unembed audit` runs it by default
             with Audit(store, inv, out, steps=steps, beam=beam, limit=limit, sample=sample, resume=resume,
-                       seed=seed, batch_size=8) as audit:
+                       seed=seed, batch_size=8, names=load_names(BUILTIN, inv.embedder)) as audit:
                 figures = RunningFigures(out)
                 job.emit("started", todo=audit.todo, already=len(audit.done_ids), selected=audit.selected,
                          figures=figures.update())
