@@ -430,6 +430,11 @@ def test_a_name_list_picks_out_whom_each_vector_names_without_the_inverter(tmp_p
     # 9 records name a listed person (the e-mail address maria.garcia@... names Maria Garcia)
     assert nl["records"] == len(TEXTS) and nl["records_naming_a_listed_name"] == 9
     assert nl["right_first"] >= 7 and nl["rate_first"] > 10 * nl["chance_first"]
+    from unembed.audit.report_sections import store_sentences
+
+    given = s["intervals"]["figures"]["name_list_records"]  # every record audited: the store's own figure
+    assert given["k"] == nl["right_first"] and given["n"] == len(TEXTS)
+    assert any("name a person whom the name list ranks first" in x for x in store_sentences(s))
     recs = {r["original"]: r["names"] for r in read_results(tmp_path / "out")}
     assert recs[TEXTS[0]]["listed"] == ["Alice"] and recs[TEXTS[0]]["guesses"][0][0] == "Alice"
     assert recs[TEXTS[4]]["listed"] == [] and recs[TEXTS[4]]["rank"] is None  # a phone number names nobody

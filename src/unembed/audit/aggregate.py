@@ -251,6 +251,12 @@ class Tally:
             figs["leaked_patterns"] = {k: proportion_interval(v, n, pop, pts) for k, v in self.leaked_records.items()}
         if self.named["with_listed"]:  # of the records naming a listed person, the share whose person came first
             figs["name_list_first"] = proportion_interval(self.named["top1"], self.named["with_listed"], None, pts)
+            if m and population:  # of all scored records, those that give their person away: a store estimate
+                given = proportion_interval(self.named["top1"], m, pop, pts)
+                given["store_estimate"] = {"records": population * given["estimate"] / 100,
+                                           "low": population * given["low"] / 100,
+                                           "high": population * given["high"] / 100, "of": population}
+                figs["name_list_records"] = given
         out["figures"] = figs
         return out
 

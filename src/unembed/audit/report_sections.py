@@ -44,6 +44,12 @@ def store_sentences(s: dict) -> list[str]:
         out.append(f"about {rec['estimate']:.0f}% ± {half:.0f} ({rec['low']:.1f}–{rec['high']:.1f}%) of the "
                    f"{human(est['of'])} records leak {KIND_NAMES.get(kind, kind)}: {human(est['records'])} records "
                    f"({human(est['low'])}–{human(est['high'])})")
+    named = figs.get("name_list_records")
+    if named and named.get("store_estimate"):
+        est, half = named["store_estimate"], (named["high"] - named["low"]) / 2
+        out.append(f"about {named['estimate']:.0f}% ± {half:.0f} ({named['low']:.1f}–{named['high']:.1f}%) of the "
+                   f"{human(est['of'])} records name a person whom the name list ranks first: "
+                   f"{human(est['records'])} records ({human(est['low'])}–{human(est['high'])})")
     em = figs.get("exact_match")
     if em and em.get("store_estimate"):
         est = em["store_estimate"]
