@@ -141,6 +141,41 @@ def test_probs_mode_trains_and_beats_chance(probs_run, target):
     assert parts and np.load(parts[0])["features"].dtype == np.float16
 
 
+def test_re_observing_the_beam_keeps_the_candidate_whose_outputs_match_and_counts_its_queries(probs_run, target):
+    from unembed.lm.evaluate import evaluate_lm, observe_for
+    from unembed.lm.reobserve import closest_by_reobservation, observation_distance, recover
+
+    inv = load_lm_inverter(probs_run)
+    test = json.loads((probs_run / "splits.json").read_text())["test"][:8]
+    obs = observe_for(inv, target, test)
+    pools = inv.candidates(obs, 3, 3)
+    assert all(len(p) == 3 for p in pools)
+    assert [p[0] for p in pools] == inv.invert(obs, beams=3)  # the beam's best comes first
+    # the hidden prompt among the candidates is at distance 0, so it is the one kept
+    planted = [p[:1] + [t] + p[1:] for p, t in zip(pools, test)]
+    before = target.queries
+    chosen, queries = closest_by_reobservation(inv, target, obs, planted)
+    assert chosen == test
+    distinct = [len(set(p)) for p in planted]
+    assert queries == distinct and target.queries - before == sum(distinct)
+    # otherwise the kept candidate is the nearest of the decoder's own
+    chosen, queries = recover(inv, target, obs, beams=1, rerank=3)
+    for i, (pool, got) in enumerate(zip(pools, chosen)):
+        d = observation_distance(inv, obs.features[i], observe_for(inv, target, pool).features)
+        assert got == pool[int(np.argmin(d))]
+    assert queries == [1 + len(set(p)) for p in pools]
+    assert inv.invert(obs, target=target, rerank=3) == chosen
+    d = evaluate_lm(inv, target, test, baselines=False, rerank=3).to_dict()
+    assert d["queries_per_prompt"] == pytest.approx(np.mean(queries))
+    assert "rerank:3" in d["signature"]["string"] and "beams:3" in d["signature"]["string"]
+    with pytest.raises(InputError, match="rerank needs the target"):
+        inv.invert(obs, rerank=3)
+    from unembed.lm.access import Observation
+
+    with pytest.raises(InputError, match="vector access mode"):
+        recover(inv, target, Observation("samples:2", samples=[["a", "b"]]), rerank=3)
+
+
 def test_training_resumes_from_its_cache_and_checkpoint(tiny, target, tmp_path):
     from unembed.inversion.training import TrainingInterrupted
 
@@ -352,11 +387,15 @@ def test_cli_eval_invert_defend(probs_run, tiny, tmp_path):
     for key in ("bleu", "token_f1", "exact_match", "n", "access", "queries_per_prompt", "signature"):
         assert key in d
     assert d["n"] == 6 and "default-src 'none'" in (tmp_path / "ev.html").read_text()
+    p = run("lm", "eval", "--inverter", probs_run, "--json", "--limit", "6", "--no-baselines", "--rerank", "3")
+    assert 1 < json.loads(p.stdout)["queries_per_prompt"] <= 4
     secret = tmp_path / "secret.txt"
     secret.write_text("the apple is near the river .\nthe cloud is under the stone .\n")
     run("lm", "invert", "--inverter", probs_run, "--prompt-file", secret, "--out", tmp_path / "rec.jsonl")
     rows = [json.loads(x) for x in (tmp_path / "rec.jsonl").read_text().splitlines()]
     assert len(rows) == 2 and {"recovered", "queries", "access"} <= set(rows[0])
+    run("lm", "invert", "--inverter", probs_run, "--prompt-file", secret, "--out", tmp_path / "rer.jsonl", "--rerank", "3")
+    assert all(1 < json.loads(x)["queries"] <= 4 for x in (tmp_path / "rer.jsonl").read_text().splitlines())
     run("lm", "defend", "--inverter", probs_run, "--prompts", secret, "--defence", "noise:0.1,topk:3,samples-only",
         "--out", tmp_path / "def")
     res = json.loads((tmp_path / "def" / "results.json").read_text())

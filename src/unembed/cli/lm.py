@@ -108,17 +108,20 @@ def lm_invert(
     inverter: Optional[str] = typer.Option(None, help=INVERTER_HELP),
     target: Optional[str] = typer.Option(None, help=TARGET_HELP + " (default: the inverter's)"),
     beams: int = typer.Option(1, help="beam width of the decoder"),
+    rerank: int = typer.Option(0, help="re-observe the decoder's N best candidates through the target and keep the "
+                                       "closest (N queries a prompt more; probs and topk; 0: off)"),
 ):
     """Recover prompts from what the target returns for them."""
     from ..io import atomic_write
     from ..lm.evaluate import observe_for
+    from ..lm.reobserve import recover
 
     prompts = read_prompts(prompt_file)
     inv, tgt = _inverter_and_target(inverter, target)
     obs = observe_for(inv, tgt, prompts)
-    texts = inv.invert(obs, beams=beams)
+    texts, queries = recover(inv, tgt, obs, beams, rerank)
     lines = [json.dumps({"index": i, "recovered": t, "queries": q, "access": obs.access}, ensure_ascii=False)
-             for i, (t, q) in enumerate(zip(texts, obs.queries))]
+             for i, (t, q) in enumerate(zip(texts, queries))]
     atomic_write(out_file, "\n".join(lines) + "\n")
     console.print(f"wrote {len(texts)} recovered prompts to {out_file}", highlight=False)
 
@@ -140,6 +143,8 @@ def lm_eval(
     target: Optional[str] = typer.Option(None, help=TARGET_HELP + " (default: the inverter's)"),
     limit: int = typer.Option(0, help="score only the first N prompts (0: all)"),
     beams: int = typer.Option(1),
+    rerank: int = typer.Option(0, help="re-observe the decoder's N best candidates through the target and keep the "
+                                       "closest (N queries a prompt more; probs and topk; 0: off)"),
     baselines: bool = typer.Option(True, help="also run ask-the-model and nearest-neighbour baselines"),
     report: Optional[Path] = typer.Option(None, help="also write a self-contained HTML report here"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON on stdout"),
@@ -150,7 +155,7 @@ def lm_eval(
     texts = read_prompts(prompts) if prompts else _default_prompts(inverter)
     texts = texts[:limit] if limit else texts
     inv, tgt = _inverter_and_target(inverter, target)
-    ev = evaluate_lm(inv, tgt, texts, beams=beams, baselines=baselines).to_dict()
+    ev = evaluate_lm(inv, tgt, texts, beams=beams, baselines=baselines, rerank=rerank).to_dict()
     if report:
         from ..lm.report import evaluation_html, write_report
 

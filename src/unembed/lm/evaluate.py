@@ -18,6 +18,7 @@ from ..reporting import LogReporter, Reporter
 from ..signature import Signature, text_digest
 from .access import Observation
 from .inverter import LMInverter
+from .reobserve import recover
 from .targets import LocalTarget, Target
 
 __all__ = ["LMEvaluation", "evaluate_lm", "uncased", "observe_for", "by_length", "LENGTH_BUCKETS"]
@@ -92,12 +93,16 @@ def by_length(target: Target, prompts: Sequence[str], preds: Sequence[str]) -> d
 
 def evaluate_lm(inverter: LMInverter, target: Target, prompts: Sequence[str], beams: int = 1,
                 baselines: bool = True, observation: Observation | None = None,
-                reporter: Reporter | None = None, n_examples: int = 20) -> LMEvaluation:
+                reporter: Reporter | None = None, n_examples: int = 20, rerank: int = 0) -> LMEvaluation:
+    """Scores of ``inverter`` on ``prompts`` observed through ``target``. ``rerank=n`` re-observes the
+    decoder's n best candidates (:mod:`unembed.lm.reobserve`) and counts their queries per prompt."""
     reporter = reporter or LogReporter()
     prompts = list(prompts)
     reporter.note(f"observing {len(prompts)} prompts through {inverter.access.spec}")
     obs = observation or observe_for(inverter, target, prompts)
-    preds = inverter.invert(obs, beams=beams)
+    if rerank > 1:
+        reporter.note(f"re-observing the {rerank} best candidates of each prompt")
+    preds, queries = recover(inverter, target, obs, beams, rerank)
     m = score(preds, prompts, normalize=uncased, normalization_name=NORMALISATION)
     base: dict = {}
     if baselines:
@@ -109,9 +114,9 @@ def evaluate_lm(inverter: LMInverter, target: Target, prompts: Sequence[str], be
         if nn is not None:
             mn = score(nn, prompts, normalize=uncased)
             base["nearest_neighbour"] = {"bleu": mn["bleu"], "token_f1": mn["token_f1"], "exact_match": mn["exact_match"]}
-    qpp = float(np.mean(obs.queries)) if obs.queries else 0.0
+    qpp = float(np.mean(queries)) if queries else 0.0
     sig = Signature({"inverter": inverter.name, "target": target.fingerprint(), "access": obs.access,
-                     "data": text_digest(prompts), "n": len(prompts), "beams": beams,
+                     "data": text_digest(prompts), "n": len(prompts), "beams": max(beams, rerank), "rerank": rerank,
                      "max_tokens": inverter.meta["max_prompt_tokens"], "norm": "uncased"},
                     metrics={**m["metrics_signature"]}, kind="lm-eval")
     examples = [{"prompt": p, "recovered": r} for p, r in zip(prompts[:n_examples], preds[:n_examples])]

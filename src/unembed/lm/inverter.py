@@ -78,20 +78,45 @@ class LMInverter:
                              f"({self.meta['access']} of {self.meta['target']})")
         return {"features": torch.as_tensor(f, dtype=torch.float32)}
 
-    def invert(self, outputs, beams: int = 1, batch_size: int = 32, max_tokens: int | None = None) -> list[str]:
-        """Recovered prompts for an Observation, a features array (n, P, F), or lists of samples."""
-        if not isinstance(outputs, Observation):
-            if isinstance(outputs, np.ndarray) or torch.is_tensor(outputs):
-                outputs = Observation(self.meta["access"], features=np.asarray(outputs, np.float32))
-            else:
-                outputs = Observation(self.meta["access"], samples=[list(s) for s in outputs])
+    def invert(self, outputs, beams: int = 1, batch_size: int = 32, max_tokens: int | None = None,
+               target=None, rerank: int = 0) -> list[str]:
+        """Recovered prompts for an Observation, a features array (n, P, F), or lists of samples.
+
+        With ``rerank=n`` and the ``target``, the decoder's n best candidates (beam search of width
+        max(beams, n)) are re-observed through the target and the closest kept
+        (:mod:`unembed.lm.reobserve`); this costs n queries a prompt more (``target.queries`` counts them).
+        """
+        outputs = self.observation(outputs)
+        if rerank > 1:
+            if target is None:
+                raise InputError("rerank needs the target, to re-observe the candidates through it")
+            from .reobserve import recover
+
+            return recover(self, target, outputs, beams, rerank)[0]
+        return [c[0] for c in self.candidates(outputs, 1, beams, batch_size, max_tokens)]
+
+    def observation(self, outputs) -> Observation:
+        """``outputs`` as an Observation: a features array (n, P, F) or lists of samples are wrapped."""
+        if isinstance(outputs, Observation):
+            return outputs
+        if isinstance(outputs, np.ndarray) or torch.is_tensor(outputs):
+            return Observation(self.meta["access"], features=np.asarray(outputs, np.float32))
+        return Observation(self.meta["access"], samples=[list(s) for s in outputs])
+
+    def candidates(self, outputs, n: int, beams: int, batch_size: int = 32,
+                   max_tokens: int | None = None) -> list[list[str]]:
+        """The decoder's ``n`` best texts per prompt, best first (beam width ``beams`` >= n; greedy at 1)."""
+        outputs = self.observation(outputs)
+        if n > max(beams, 1):
+            raise ValueError(f"{n} candidates need a beam at least as wide, not {beams}")
         max_len = (max_tokens or self.meta["max_prompt_tokens"]) + 1
-        texts: list[str] = []
+        pools: list[list[str]] = []
         for start in range(0, len(outputs), batch_size):
             b = self.batch(outputs, range(start, min(start + batch_size, len(outputs))))
-            ids = self.model.generate(max_len, beams, **b)
-            texts.extend(self.codec.decode(ids))
-        return texts
+            ids = self.model.generate(max_len, beams, num_return=n, **b)
+            texts = self.codec.decode(ids)
+            pools.extend(texts[i: i + n] for i in range(0, len(texts), n))
+        return pools
 
     def nearest(self, obs: Observation) -> list[str] | None:
         """The nearest-neighbour baseline: the training prompt whose pooled features are closest (cosine)."""

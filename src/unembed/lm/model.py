@@ -73,5 +73,6 @@ class LMInverterModel(nn.Module):
         return self.seq2seq.loss(*self.encode(features, sample_ids, sample_mask), labels)
 
     @torch.no_grad()
-    def generate(self, max_len: int, num_beams: int = 1, features=None, sample_ids=None, sample_mask=None):
-        return self.seq2seq.generate(*self.encode(features, sample_ids, sample_mask), max_len, num_beams)
+    def generate(self, max_len: int, num_beams: int = 1, features=None, sample_ids=None, sample_mask=None,
+                 num_return: int = 1):
+        return self.seq2seq.generate(*self.encode(features, sample_ids, sample_mask), max_len, num_beams, num_return)
