@@ -68,6 +68,28 @@ def test_beam_search_returns_distinct_sequences_ranked_by_normalised_log_probabi
         assert scores == sorted(scores, reverse=True), scores
 
 
+def test_rows_that_share_one_memory_attend_as_if_each_had_its_own_copy():
+    """A beam's k hypotheses read one encoder output: attention groups their queries against it
+    instead of repeating it k times, and must give what the repeated memory gives, row for row,
+    with each input's own padding mask."""
+    from unembed.inversion.models.transformer import Attention
+
+    torch.manual_seed(2)
+    cfg = tiny()
+    att = Attention(cfg).eval()
+    b, g, t = 3, 4, 5
+    memory = torch.randn(b, t, cfg.d_model)
+    mask = torch.ones(b, 1, 1, t, dtype=torch.bool)
+    mask[1, ..., 3:] = False  # the second input's memory is padded
+    x = torch.randn(b * g, 1, cfg.d_model)  # rows i*g .. i*g+g-1 belong to input i
+    kv = att.project_kv(memory)
+    shared = att(x, kv, mask)
+    repeated = att(x, att.project_kv(memory.repeat_interleave(g, 0)), mask.repeat_interleave(g, 0))
+    assert torch.allclose(shared, repeated, atol=1e-6)
+    att.train()  # outside incremental decoding the memory is repeated for the fused kernel
+    assert torch.allclose(att(x, kv, mask), repeated, atol=1e-6)
+
+
 def test_corrector_takes_target_hypothesis_and_difference():
     torch.manual_seed(0)
     c = Corrector(CorrectorConfig(embedding_dim=12, n_pseudo_tokens=2, transformer=tiny()))

@@ -60,12 +60,23 @@ class Attention(nn.Module):
         k, v = kv
         if q.shape[2] == 1 and not self.training:
             # One new position per row (incremental decoding): two small matmuls are several times
-            # faster on CPU than the fused kernel, which is built for long queries.
+            # faster on CPU than the fused kernel, which is built for long queries. When g rows share
+            # one memory (a beam's k hypotheses reading the same encoder output), their queries are
+            # stacked against it once rather than the memory repeated g times.
+            rows, g = q.shape[0], q.shape[0] // k.shape[0]
+            if g > 1:
+                q = q.reshape(k.shape[0], g, q.shape[1], q.shape[3]).transpose(1, 2)  # (b, H, g, D/H)
             s = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
             if mask is not None:
                 s = s.masked_fill(~mask, float("-inf"))
             y = s.softmax(-1) @ v
+            if g > 1:
+                y = y.transpose(1, 2).reshape(rows, y.shape[1], 1, y.shape[3])
         else:
+            if k.shape[0] != q.shape[0]:  # grouped rows outside incremental decoding: repeat the memory
+                g = q.shape[0] // k.shape[0]
+                k, v = k.repeat_interleave(g, dim=0), v.repeat_interleave(g, dim=0)
+                mask = None if mask is None else mask.repeat_interleave(g, dim=0)
             p = self.dropout if self.training else 0.0
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)
         b, h, t, dh = y.shape
@@ -244,9 +255,7 @@ class Seq2Seq(nn.Module):
 
     def _beam(self, memory, memory_mask, max_len, k, n_ret):
         cfg, b, dev = self.cfg, memory.shape[0], memory.device
-        memory = memory.repeat_interleave(k, dim=0)
-        if memory_mask is not None:
-            memory_mask = memory_mask.repeat_interleave(k, dim=0)
+        # The k beams of an input share its memory: not repeated, attention groups their queries.
         kv, caches = self.memory_kv(memory), [{} for _ in self.decoder]
         scores = torch.zeros(b, k, device=dev)
         scores[:, 1:] = -1e9  # all beams start identical: keep one alive at step 0
@@ -255,11 +264,13 @@ class Seq2Seq(nn.Module):
         lengths = torch.zeros(b * k, device=dev)
         ids = torch.full((b * k, 1), cfg.bos_id, dtype=torch.long, device=dev)
         for t in range(max_len):
-            logits = self.decode(ids, kv, memory_mask, caches, offset=t)[:, -1].float()
+            logits = self.decode(ids, kv, memory_mask, caches, offset=t)[:, -1]
             # The k best of all k x V extensions are among each beam's own k best: rank k x k
-            # candidates instead of k x V (log-probabilities only for those, via logsumexp).
-            top_logit, top_tok = logits.topk(k, dim=-1)  # (B*k, k)
-            logp = top_logit - logits.logsumexp(-1, keepdim=True)
+            # candidates instead of k x V (log-probabilities only for those). log_softmax reads the
+            # half-precision logits and writes float32 in one pass, where .float() then logsumexp
+            # made three passes over (B*k, V).
+            top_tok = logits.topk(k, dim=-1).indices  # (B*k, k)
+            logp = F.log_softmax(logits, dim=-1, dtype=torch.float32).gather(1, top_tok)
             # A finished beam can only extend with padding, at no cost.
             logp[done] = -1e9
             logp[done, 0] = 0.0
