@@ -6,7 +6,9 @@ change to decoding left the outputs as they were.
 
 Each run inverts the texts twice after a warm-up and records both rates, the decoding seconds, the
 recovered texts and their cosines; ``--compare`` counts the texts that came back identical and the
-largest cosine difference, so that a speed-up meant to be exact can be shown to be.
+largest cosine difference, so that a speed-up meant to be exact can be shown to be. The texts are
+recoveries of corpus text: keep the files out of the repository (copies under benchmarks/results
+carry only the numbers).
 """
 from __future__ import annotations
 
