@@ -98,6 +98,7 @@ def evaluate_lm(inverter: LMInverter, target: Target, prompts: Sequence[str], be
     decoder's n best candidates (:mod:`unembed.lm.reobserve`) and counts their queries per prompt."""
     reporter = reporter or LogReporter()
     prompts = list(prompts)
+    rerank = rerank if rerank > 1 else 0  # one candidate is no choice
     reporter.note(f"observing {len(prompts)} prompts through {inverter.access.spec}")
     obs = observation or observe_for(inverter, target, prompts)
     if rerank > 1:

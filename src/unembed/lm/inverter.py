@@ -92,7 +92,7 @@ class LMInverter:
                 raise InputError("rerank needs the target, to re-observe the candidates through it")
             from .reobserve import recover
 
-            return recover(self, target, outputs, beams, rerank)[0]
+            return recover(self, target, outputs, beams, rerank, batch_size, max_tokens)[0]
         return [c[0] for c in self.candidates(outputs, 1, beams, batch_size, max_tokens)]
 
     def observation(self, outputs) -> Observation:

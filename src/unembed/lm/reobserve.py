@@ -61,16 +61,16 @@ def closest_by_reobservation(inverter: LMInverter, target: Target, observed: Obs
     return chosen, queries
 
 
-def recover(inverter: LMInverter, target: Target, observed: Observation, beams: int = 1,
-            rerank: int = 0) -> tuple[list[str], list[int]]:
+def recover(inverter: LMInverter, target: Target, observed: Observation, beams: int = 1, rerank: int = 0,
+            batch_size: int = 32, max_tokens: int | None = None) -> tuple[list[str], list[int]]:
     """Recovered prompts and the queries each cost in all: observing it, and with ``rerank=n`` > 1
     re-observing its n best candidates."""
     queries = list(observed.queries) or [0] * len(observed)
     if rerank <= 1:
-        return inverter.invert(observed, beams=beams), queries
-    if observed.features is None:
+        return inverter.invert(observed, beams=beams, batch_size=batch_size, max_tokens=max_tokens), queries
+    if observed.features is None:  # before decoding: refused at once, not after the beam search
         raise InputError(f"--rerank needs a vector access mode (probs or topk), not {observed.access}: "
                          "sampled outputs have no distance to re-observe against")
-    chosen, extra = closest_by_reobservation(inverter, target, observed,
-                                             inverter.candidates(observed, rerank, max(beams, rerank)))
+    pools = inverter.candidates(observed, rerank, max(beams, rerank), batch_size, max_tokens)
+    chosen, extra = closest_by_reobservation(inverter, target, observed, pools)
     return chosen, [q + e for q, e in zip(queries, extra)]
